@@ -1,0 +1,191 @@
+//! Reads a migrations folder: every `*.sql` file must be a valid migration.
+
+use crate::diagnostic::Diagnostic;
+use crate::name;
+use crate::source::{check_source, CheckedFile};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A migration file that passed every check.
+#[derive(Debug, Clone)]
+pub struct SourceMigration {
+    pub version: u64,
+    pub file_name: String,
+    pub path: PathBuf,
+    pub file: CheckedFile,
+}
+
+/// What a folder holds: its valid migrations in version order, and every
+/// problem found. The folder is usable only when `problems` is empty.
+#[derive(Debug, Clone, Default)]
+pub struct Folder {
+    pub migrations: Vec<SourceMigration>,
+    pub problems: Vec<Diagnostic>,
+}
+
+const NAME_RULE: &str =
+    "migration files are named `NNN_name.sql`: at least three digits, `_`, then lowercase letters, digits and `_`";
+
+/// Loads `dir`, naming files in messages as `shown_as/FILE`. Fails only when
+/// the folder itself cannot be read; problems with files are collected.
+/// Sub-folders, hidden files and files not ending in `.sql` are ignored.
+pub fn load_dir(dir: &Path, shown_as: &str) -> Result<Folder, Diagnostic> {
+    let shown_as = shown_as.trim_end_matches('/');
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        Diagnostic::error(
+            shown_as,
+            format!("cannot read the migrations folder `{}`: {e}", absolute.display()),
+        )
+        .help("create the folder, or pass the path of your migrations folder relative to the crate's Cargo.toml")
+    })?;
+
+    let mut folder = Folder::default();
+    let shown = |file: &str| format!("{shown_as}/{file}");
+    let mut candidates = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Diagnostic::error(shown_as, format!("cannot list the folder: {e}")))?;
+        let path = entry.path();
+        if path.is_dir() {
+            continue;
+        }
+        let raw = entry.file_name();
+        let lossy = raw.to_string_lossy().into_owned();
+        if lossy.starts_with('.') || !lossy.to_ascii_lowercase().ends_with(".sql") {
+            continue;
+        }
+        match raw.into_string() {
+            Ok(file_name) => candidates.push((file_name, path)),
+            Err(_) => folder
+                .problems
+                .push(Diagnostic::error(shown(&lossy), "the file name is not valid UTF-8").help(NAME_RULE)),
+        }
+    }
+    candidates.sort();
+
+    let next_free = candidates
+        .iter()
+        .filter_map(|(n, _)| name::parse(n, 0).ok())
+        .map(|n| n.version + 1)
+        .max()
+        .unwrap_or(1);
+    let mut by_version: BTreeMap<u64, Vec<(String, PathBuf)>> = BTreeMap::new();
+    for (file_name, path) in candidates {
+        match name::parse(&file_name, next_free) {
+            Ok(parsed) => by_version.entry(parsed.version).or_default().push((file_name, path)),
+            Err(problem) => folder.problems.push(
+                Diagnostic::error(
+                    shown(&file_name),
+                    format!(
+                        "`{file_name}` is not a valid migration file name: {}",
+                        problem.reasons.join("; ")
+                    ),
+                )
+                .help(format!("rename it to `{}` ({NAME_RULE})", problem.suggestion)),
+            ),
+        }
+    }
+
+    for (version, files) in by_version {
+        if files.len() > 1 {
+            let names: Vec<String> = files.iter().map(|(n, _)| format!("`{n}`")).collect();
+            for (file_name, _) in &files[1..] {
+                folder.problems.push(
+                    Diagnostic::error(
+                        shown(file_name),
+                        format!(
+                            "version {version} is used by {}; each version needs exactly one file",
+                            names.join(" and ")
+                        ),
+                    )
+                    .help(format!("give `{file_name}` the next free number, or merge the files")),
+                );
+            }
+            continue;
+        }
+        let (file_name, path) = files.into_iter().next().expect("one file per version here");
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                folder.problems.push(Diagnostic::error(
+                    shown(&file_name),
+                    format!("cannot read the file: {e}"),
+                ));
+                continue;
+            }
+        };
+        match check_source(&shown(&file_name), &bytes) {
+            Ok(file) => folder.migrations.push(SourceMigration {
+                version,
+                file_name,
+                path,
+                file,
+            }),
+            Err(problems) => folder.problems.extend(problems),
+        }
+    }
+    Ok(folder)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder(files: &[(&str, &str)]) -> (tempfile::TempDir, Folder) {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, sql) in files {
+            std::fs::write(dir.path().join(name), sql).unwrap();
+        }
+        let loaded = load_dir(dir.path(), "migrations").unwrap();
+        (dir, loaded)
+    }
+
+    #[test]
+    fn loads_in_numeric_order_and_ignores_other_files() {
+        let (dir, f) = folder(&[
+            ("1000_z.sql", "SELECT 3;"),
+            ("002_b.sql", "SELECT 2;"),
+            ("README.md", "x"),
+            (".gitkeep", ""),
+        ]);
+        std::fs::create_dir(dir.path().join("old")).unwrap();
+        assert!(f.problems.is_empty(), "{:?}", f.problems);
+        let names: Vec<_> = f.migrations.iter().map(|m| m.file_name.as_str()).collect();
+        assert_eq!(names, vec!["002_b.sql", "1000_z.sql"]);
+    }
+
+    #[test]
+    fn every_bad_file_is_reported() {
+        let (_d, f) = folder(&[
+            ("001_ok.sql", "SELECT 1;"),
+            ("1_feature.sql", "SELECT 1;"),
+            ("check_features.sql", "SELECT 1;"),
+            ("002_a.sql", "BEGIN;"),
+        ]);
+        assert_eq!(f.problems.len(), 3, "{:?}", f.problems);
+        let text: Vec<String> = f.problems.iter().map(ToString::to_string).collect();
+        assert!(
+            text.iter().any(|t| t.contains("rename it to `003_check_features.sql`")),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn duplicate_versions_name_both_files() {
+        let (_d, f) = folder(&[("001_a.sql", "SELECT 1;"), ("0001_b.sql", "SELECT 1;")]);
+        assert_eq!(f.problems.len(), 1);
+        assert!(
+            f.problems[0].message.contains("`0001_b.sql` and `001_a.sql`"),
+            "{}",
+            f.problems[0]
+        );
+    }
+
+    #[test]
+    fn a_missing_folder_names_the_absolute_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope");
+        let err = load_dir(&missing, "nope").unwrap_err();
+        assert!(err.message.contains(&missing.display().to_string()), "{err}");
+    }
+}

@@ -1,0 +1,22 @@
+//! The pure core of the migration system: file naming, a lexer and
+//! statement splitter that agree with psql, the checks every migration file
+//! must pass, and checksums. No I/O but reading the migrations folder.
+//!
+//! Used by `embed_migrations!` at build time and by `migrate check` at run
+//! time, so both apply exactly the same rules.
+
+pub mod checks;
+pub mod checksum;
+pub mod diagnostic;
+pub mod directive;
+pub mod folder;
+pub mod lexer;
+pub mod name;
+pub mod position;
+pub mod source;
+pub mod split;
+
+pub use checksum::{checksum, to_hex};
+pub use diagnostic::{Diagnostic, Severity};
+pub use folder::{load_dir, Folder, SourceMigration};
+pub use source::{check_source, CheckedFile, StatementSpan};

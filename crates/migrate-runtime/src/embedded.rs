@@ -1,0 +1,229 @@
+//! The migrations a binary carries: what `embed_migrations!` expands to.
+
+use migrate_core::{Diagnostic, Folder};
+use std::path::Path;
+
+/// The data behind [`Migrations`]. Generated code only; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    /// All files share one string and one table of offsets, so embedding a
+    /// thousand files costs no per-file pointers (and no relocations).
+    pub struct Embedded {
+        /// Every file's text, in version order, as on disk (BOM included).
+        pub text: &'static str,
+        /// Every file name, concatenated.
+        pub names: &'static str,
+        pub entries: &'static [Entry],
+        /// `(start, end)` byte offsets of each statement in its file's text.
+        pub statements: &'static [(u32, u32)],
+        /// The folder the macro read, in debug builds.
+        pub source_dir: Option<&'static str>,
+    }
+
+    /// One file; each `*_end` is a running total over the files so far.
+    pub struct Entry {
+        pub version: u64,
+        pub text_end: u32,
+        pub name_end: u32,
+        pub statements_end: u32,
+        pub checksum: [u8; 32],
+        pub bom: bool,
+        pub no_transaction: bool,
+    }
+}
+
+use __private::{Embedded, Entry};
+
+/// A set of migrations, in version order: what `embed_migrations!` expands
+/// to, or what [`Migrations::from_dir`] reads at run time.
+#[derive(Clone, Copy)]
+pub struct Migrations {
+    data: &'static Embedded,
+}
+
+impl Migrations {
+    #[doc(hidden)]
+    pub const fn __embedded(data: &'static Embedded) -> Self {
+        Migrations { data }
+    }
+
+    /// Reads and checks a folder at run time with the same rules as the
+    /// macro. The contents stay in memory for the rest of the process.
+    pub fn from_dir(dir: &Path) -> Result<Self, Vec<Diagnostic>> {
+        let folder = migrate_core::load_dir(dir, &dir.to_string_lossy()).map_err(|d| vec![d])?;
+        if !folder.problems.is_empty() {
+            return Err(folder.problems);
+        }
+        Ok(Self::from_folder(&folder, Some(dir)))
+    }
+
+    fn from_folder(folder: &Folder, dir: Option<&Path>) -> Self {
+        let (mut text, mut names) = (String::new(), String::new());
+        let (mut entries, mut statements) = (Vec::new(), Vec::new());
+        for m in &folder.migrations {
+            if m.file.bom {
+                text.push('\u{feff}');
+            }
+            text.push_str(&m.file.text);
+            names.push_str(&m.file_name);
+            statements.extend(m.file.statements.iter().map(|s| (s.start as u32, s.end as u32)));
+            entries.push(Entry {
+                version: m.version,
+                text_end: text.len() as u32,
+                name_end: names.len() as u32,
+                statements_end: statements.len() as u32,
+                checksum: m.file.checksum,
+                bom: m.file.bom,
+                no_transaction: m.file.no_transaction,
+            });
+        }
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        let data = Embedded {
+            text: leak(text),
+            names: leak(names),
+            entries: Vec::leak(entries),
+            statements: Vec::leak(statements),
+            source_dir: dir.map(|d| leak(d.to_string_lossy().into_owned())),
+        };
+        Migrations {
+            data: Box::leak(Box::new(data)),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.data.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.entries.is_empty()
+    }
+
+    /// The migrations in version order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Migration> + DoubleEndedIterator + '_ {
+        (0..self.len()).map(|index| Migration { data: self.data, index })
+    }
+
+    /// The migration with this exact file name.
+    pub fn find(&self, file_name: &str) -> Option<Migration> {
+        self.iter().find(|m| m.file_name() == file_name)
+    }
+
+    /// The folder the migrations were read from: set by the macro in debug
+    /// builds, and by [`Migrations::from_dir`].
+    pub fn source_dir(&self) -> Option<&'static str> {
+        self.data.source_dir
+    }
+
+    /// A runner with default options; see [`Runner`](crate::Runner).
+    pub fn runner(&self) -> crate::Runner {
+        crate::Runner::new(*self)
+    }
+
+    /// Applies every pending migration; see [`Runner::run`](crate::Runner::run).
+    pub async fn run(&self, pool: &deadpool_postgres::Pool) -> Result<crate::Report, crate::Error> {
+        self.runner().run(pool).await
+    }
+}
+
+impl std::fmt::Debug for Migrations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter().map(|m| m.file_name())).finish()
+    }
+}
+
+/// One embedded migration file.
+#[derive(Clone, Copy)]
+pub struct Migration {
+    data: &'static Embedded,
+    index: usize,
+}
+
+impl Migration {
+    fn entry(&self) -> &'static Entry {
+        &self.data.entries[self.index]
+    }
+
+    fn previous(&self) -> Option<&'static Entry> {
+        self.index.checked_sub(1).map(|i| &self.data.entries[i])
+    }
+
+    pub fn version(&self) -> u64 {
+        self.entry().version
+    }
+
+    /// `NNN_name.sql`, as recorded in the tracking table.
+    pub fn file_name(&self) -> &'static str {
+        let start = self.previous().map_or(0, |e| e.name_end as usize);
+        &self.data.names[start..self.entry().name_end as usize]
+    }
+
+    /// The file's SQL, byte for byte, without a leading BOM.
+    pub fn sql(&self) -> &'static str {
+        let start = self.previous().map_or(0, |e| e.text_end as usize);
+        let start = if self.entry().bom {
+            start + '\u{feff}'.len_utf8()
+        } else {
+            start
+        };
+        &self.data.text[start..self.entry().text_end as usize]
+    }
+
+    /// SHA-256 of the SQL with CRLF read as LF.
+    pub fn checksum(&self) -> &'static [u8; 32] {
+        &self.entry().checksum
+    }
+
+    /// The checksum as stored in the tracking table (lowercase hex).
+    pub fn checksum_hex(&self) -> String {
+        migrate_core::to_hex(self.checksum())
+    }
+
+    /// Whether the file runs statement by statement outside a transaction
+    /// (`-- migrate: no-transaction`).
+    pub fn no_transaction(&self) -> bool {
+        self.entry().no_transaction
+    }
+
+    /// The statements psql would send for this file.
+    pub fn statements(&self) -> impl ExactSizeIterator<Item = Statement> {
+        let start = self.previous().map_or(0, |e| e.statements_end as usize);
+        let sql = self.sql();
+        self.data.statements[start..self.entry().statements_end as usize]
+            .iter()
+            .map(move |&(start, end)| Statement {
+                sql,
+                start: start as usize,
+                end: end as usize,
+            })
+    }
+}
+
+impl std::fmt::Debug for Migration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.file_name())
+    }
+}
+
+/// One statement of a migration file.
+#[derive(Debug, Clone, Copy)]
+pub struct Statement {
+    sql: &'static str,
+    start: usize,
+    end: usize,
+}
+
+impl Statement {
+    pub fn text(&self) -> &'static str {
+        &self.sql[self.start..self.end]
+    }
+
+    /// Byte offset of the statement in its file's SQL.
+    pub fn offset(&self) -> usize {
+        self.start
+    }
+
+    /// 1-based line and column (in characters) where the statement starts.
+    pub fn line_col(&self) -> (u32, u32) {
+        migrate_core::position::line_col(self.sql, self.start)
+    }
+}

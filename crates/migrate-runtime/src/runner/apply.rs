@@ -1,0 +1,109 @@
+//! Applying one file: one round trip for a normal file (its SQL, its
+//! tracking row and the session reset, as one implicit transaction), one per
+//! statement plus one for the row for a `no-transaction` file.
+
+use super::history::{record, RESET_SESSION};
+use crate::error::MigrationError;
+use crate::table::TableName;
+use crate::{Error, Migration};
+use futures_util::StreamExt;
+use migrate_core::position::{char_to_byte, first_line, line_col};
+use std::time::Instant;
+use tokio_postgres::error::ErrorPosition;
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+/// Milliseconds since the transaction began, computed by the server.
+const SERVER_DURATION: &str = "(extract(epoch FROM clock_timestamp() - transaction_timestamp()) * 1000)::integer";
+
+pub(crate) async fn apply(client: &Client, table: &TableName, file: Migration) -> Result<(), Error> {
+    if file.no_transaction() {
+        return apply_statementwise(client, table, file).await;
+    }
+    // The newline ends a trailing `--` comment; the `;` ends a last
+    // statement written without one.
+    let sql = format!(
+        "{}\n;\n{} {RESET_SESSION}",
+        file.sql(),
+        record(table, &file, SERVER_DURATION)
+    );
+    run(client, &sql)
+        .await
+        .map_err(|(e, done)| failure(file, done, 0, e, None))
+}
+
+async fn apply_statementwise(client: &Client, table: &TableName, file: Migration) -> Result<(), Error> {
+    let started = Instant::now();
+    for (index, statement) in file.statements().enumerate() {
+        run(client, statement.text())
+            .await
+            .map_err(|(e, _)| failure(file, index, statement.offset(), e, Some(index)))?;
+    }
+    let millis = started.elapsed().as_millis().min(i32::MAX as u128);
+    let sql = format!("{} {RESET_SESSION}", record(table, &file, &millis.to_string()));
+    let total = file.statements().len();
+    run(client, &sql)
+        .await
+        .map_err(|(e, _)| failure(file, total, 0, e, Some(total)))
+}
+
+/// Runs a simple query; on failure, also how many statements completed.
+async fn run(client: &Client, sql: &str) -> Result<(), (tokio_postgres::Error, usize)> {
+    let mut stream = Box::pin(client.simple_query_raw(sql).await.map_err(|e| (e, 0))?);
+    let mut completed = 0;
+    while let Some(message) = stream.next().await {
+        match message {
+            Ok(SimpleQueryMessage::CommandComplete(_)) => completed += 1,
+            Ok(_) => {}
+            Err(e) => return Err((e, completed)),
+        }
+    }
+    Ok(())
+}
+
+/// The error for statement `index` (0-based) of `file`, whose SQL was sent
+/// starting at byte `base` of the file. `index` past the last statement
+/// means recording the file failed.
+fn failure(file: Migration, index: usize, base: usize, e: tokio_postgres::Error, completed: Option<usize>) -> Error {
+    let statements: Vec<_> = file.statements().collect();
+    let Some(statement) = statements.get(index) else {
+        return Error::Database {
+            context: match completed {
+                Some(_) => format!(
+                    "{}: every statement ran, but recording it as applied failed",
+                    file.file_name()
+                ),
+                None => format!(
+                    "{}: recording it as applied failed, so none of it was committed",
+                    file.file_name()
+                ),
+            },
+            source: e,
+        };
+    };
+    let db = e.as_db_error();
+    let position = db.and_then(|d| match d.position() {
+        Some(ErrorPosition::Original(p)) => Some(base + char_to_byte(&file.sql()[base..], *p as usize)),
+        _ => None,
+    });
+    let (line, column) = match position {
+        Some(offset) if offset < statement.offset() + statement.text().len() => line_col(file.sql(), offset),
+        _ => statement.line_col(),
+    };
+    let (code, message) = match db {
+        Some(d) => (d.code().code().to_string(), d.message().to_string()),
+        None => (String::new(), format!("the connection failed: {e}")),
+    };
+    Error::Migration(Box::new(MigrationError {
+        file_name: file.file_name().to_string(),
+        line,
+        column,
+        statement: index + 1,
+        statements: statements.len(),
+        statement_start: first_line(statement.text()).to_string(),
+        code,
+        message,
+        detail: db.and_then(|d| d.detail()).map(str::to_string),
+        hint: db.and_then(|d| d.hint()).map(str::to_string),
+        completed,
+    }))
+}

@@ -1,0 +1,324 @@
+//! A throwaway PostgreSQL cluster for tests, benchmarks and the example:
+//! `initdb` into a temporary folder, `pg_ctl start` on a free loopback port,
+//! stopped and deleted when the owning process exits, even when killed.
+//!
+//! PostgreSQL refuses to run as root, so when run as root the cluster runs
+//! as the `postgres` system user (which Debian's packages create); no `sudo`
+//! is needed.
+
+use nix::unistd::{Uid, User};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::chown;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+/// How to install what is missing, for messages.
+pub const INSTALL_HINT: &str =
+    "install the PostgreSQL server binaries: `apt-get install -y postgresql` (Debian, Ubuntu)";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "PostgreSQL server binaries (initdb, pg_ctl) not found in /usr/lib/postgresql/*/bin or PATH; {INSTALL_HINT}"
+    )]
+    BinariesNotFound,
+    #[error("running as root, but there is no `postgres` system user to run PostgreSQL as; {INSTALL_HINT} (it creates the user)")]
+    NoPostgresUser,
+    #[error("{what} failed: {detail}")]
+    Command { what: String, detail: String },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("cannot create a test database: {0}")]
+    Sql(#[from] tokio_postgres::Error),
+}
+
+/// Settings for a new cluster.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Extra `postgresql.conf` settings, e.g. `("log_statement", "all")`.
+    pub settings: Vec<(String, String)>,
+    /// Keep the cluster in this folder across runs (created if missing)
+    /// instead of a temporary one that is deleted at exit.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A running cluster. Dropping it, or the process ending, stops it.
+pub struct Cluster {
+    bin: PathBuf,
+    data: PathBuf,
+    log: PathBuf,
+    port: u16,
+    run_as: Option<(u32, u32)>,
+    guardian: (Child, Option<ChildStdin>),
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Cluster {
+    /// Creates (unless `options.data_dir` already holds one) and starts a cluster.
+    pub fn start(options: &Options) -> Result<Cluster, Error> {
+        let bin = bin_dir()?;
+        let run_as = run_as()?;
+        let (temp, root) = match &options.data_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                (None, std::path::absolute(dir)?)
+            }
+            None => {
+                let temp = tempfile::Builder::new().prefix("throwaway-pg-").tempdir()?;
+                let root = temp.path().to_path_buf();
+                (Some(temp), root)
+            }
+        };
+        if let Some((uid, gid)) = run_as {
+            chown(&root, Some(uid), Some(gid))?;
+        }
+        let data = root.join("data");
+        let log = root.join("server.log");
+        if !data.join("PG_VERSION").exists() {
+            let mut initdb = Command::new(bin.join("initdb"));
+            initdb.args(["-D"]).arg(&data).args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ]);
+            run(as_user(&mut initdb, run_as, &root), "initdb")?;
+            let mut conf = std::fs::OpenOptions::new()
+                .append(true)
+                .open(data.join("postgresql.conf"))?;
+            let mut settings: Vec<(String, String)> = [
+                ("listen_addresses", "'127.0.0.1'"),
+                ("fsync", "off"),
+                ("synchronous_commit", "off"),
+                ("full_page_writes", "off"),
+                ("max_connections", "200"),
+                ("log_line_prefix", "'%m [%p] %d %a '"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            settings.extend(options.settings.iter().cloned());
+            for (key, value) in settings {
+                writeln!(conf, "{key} = {value}")?;
+            }
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+            )?;
+        }
+        let mut last = None;
+        for _ in 0..5 {
+            let port = free_port()?;
+            match start_guardian(&bin, &data, &log, &root, port, run_as, temp.is_none()) {
+                Ok(guardian) => {
+                    return Ok(Cluster {
+                        bin,
+                        data,
+                        log,
+                        port,
+                        run_as,
+                        guardian,
+                        _temp: temp,
+                    })
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("at least one attempt"))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The server log (with `log_statement = all`, every statement).
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// The folder holding the server binaries (`psql` is usually there too).
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin
+    }
+
+    /// A URL for `database` as the superuser `postgres`.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgresql://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// A URL for `database` as `user` with `password`.
+    pub fn url_as(&self, user: &str, password: &str, database: &str) -> String {
+        format!("postgresql://{user}:{password}@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Creates a new, empty database and returns its URL.
+    pub async fn create_database(&self) -> Result<String, Error> {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!("t{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        self.execute("postgres", &format!("CREATE DATABASE {name}")).await?;
+        Ok(self.url(&name))
+    }
+
+    /// Runs `sql` (a simple query) on `database` as `postgres`.
+    pub async fn execute(&self, database: &str, sql: &str) -> Result<(), Error> {
+        let (client, connection) = tokio_postgres::connect(&self.url(database), tokio_postgres::NoTls).await?;
+        let task = tokio::spawn(connection);
+        client.batch_execute(sql).await?;
+        drop(client);
+        let _ = task.await;
+        Ok(())
+    }
+
+    /// `pg_ctl stop -m immediate`: the server dies as if the power went out.
+    pub fn stop_immediate(&self) -> Result<(), Error> {
+        self.pg_ctl(&["stop", "-m", "immediate", "-w"])
+    }
+
+    /// Starts the server again after [`Cluster::stop_immediate`].
+    pub fn restart(&self) -> Result<(), Error> {
+        let port = format!("-p {}", self.port);
+        self.pg_ctl(&[
+            "start",
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            &port,
+            "-l",
+            &self.log.to_string_lossy(),
+        ])
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> Result<(), Error> {
+        let mut cmd = Command::new(self.bin.join("pg_ctl"));
+        cmd.arg("-D").arg(&self.data).args(args);
+        let dir = self.data.parent().unwrap_or(&self.data).to_path_buf();
+        run(
+            as_user(&mut cmd, self.run_as, &dir),
+            &format!("pg_ctl {}", args.join(" ")),
+        )
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.guardian.1.take();
+        let _ = self.guardian.0.wait();
+    }
+}
+
+/// One cluster per process, started on first use, for tests.
+pub fn shared() -> Result<&'static Cluster, String> {
+    static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+    CLUSTER
+        .get_or_init(|| Cluster::start(&Options::default()).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// The newest `/usr/lib/postgresql/N/bin`, else the folder of `initdb` on PATH.
+pub fn bin_dir() -> Result<PathBuf, Error> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, bin): &(u32, PathBuf)| bin.join("initdb").is_file())
+        .collect();
+    versions.sort();
+    if let Some((_, bin)) = versions.pop() {
+        return Ok(bin);
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
+        .ok_or(Error::BinariesNotFound)
+}
+
+fn run_as() -> Result<Option<(u32, u32)>, Error> {
+    if !Uid::effective().is_root() {
+        return Ok(None);
+    }
+    match User::from_name("postgres") {
+        Ok(Some(user)) => Ok(Some((user.uid.as_raw(), user.gid.as_raw()))),
+        _ => Err(Error::NoPostgresUser),
+    }
+}
+
+fn as_user<'a>(cmd: &'a mut Command, run_as: Option<(u32, u32)>, dir: &Path) -> &'a mut Command {
+    cmd.current_dir(dir);
+    if let Some((uid, gid)) = run_as {
+        cmd.uid(uid).gid(gid).env("HOME", dir).env("USER", "postgres");
+    }
+    cmd
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<(), Error> {
+    let out = cmd.stdin(Stdio::null()).output()?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(Error::Command {
+        what: what.to_string(),
+        detail: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    })
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Starts the server through a shell that holds our pipe: when this process
+/// exits for any reason the pipe closes, and the shell stops the server
+/// (and deletes a temporary cluster).
+fn start_guardian(
+    bin: &Path,
+    data: &Path,
+    log: &Path,
+    root: &Path,
+    port: u16,
+    run_as: Option<(u32, u32)>,
+    keep: bool,
+) -> Result<(Child, Option<ChildStdin>), Error> {
+    let script = r#"
+        "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 -o "-p $PORT -k $ROOT" start >/dev/null 2>&1 || { tail -n 20 "$LOG" >&2; exit 1; }
+        echo ready
+        read _ignored
+        "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null 2>&1
+        [ "$KEEP" = 1 ] || rm -rf "$ROOT"
+    "#;
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", script])
+        .env("BIN", bin)
+        .env("DATA", data)
+        .env("LOG", log)
+        .env("ROOT", root)
+        .env("PORT", port.to_string())
+        .env("KEEP", if keep { "1" } else { "0" })
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = as_user(&mut cmd, run_as, root).spawn()?;
+    let stdin = child.stdin.take();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
+    if line.trim() == "ready" {
+        return Ok((child, stdin));
+    }
+    let out = child.wait_with_output()?;
+    Err(Error::Command {
+        what: "pg_ctl start".to_string(),
+        detail: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
