@@ -48,15 +48,16 @@ pub fn migrations(folder: &Folder, dir: &Path) -> TokenStream {
         })
         .collect::<Vec<_>>();
     let dir = dir.to_string_lossy();
-    quote! {
-        ::migrate_runtime::Migrations::__embedded(&::migrate_runtime::__private::Embedded {
+    quote! {{
+        const EMBEDDED: &::migrate_runtime::__private::Embedded = &::migrate_runtime::__private::Embedded {
             text: ::core::concat!(#(::core::include_str!(#paths)),*),
             names: #names,
             entries: &[#(#entries),*],
             statements: &[#(#statements),*],
             source_dir: if ::core::cfg!(debug_assertions) { ::core::option::Option::Some(#dir) } else { ::core::option::Option::None },
-        })
-    }
+        };
+        ::migrate_runtime::Migrations::__embedded(EMBEDDED)
+    }}
 }
 
 fn u32_literal(n: usize) -> Literal {

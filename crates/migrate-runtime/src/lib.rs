@@ -13,6 +13,7 @@
 mod embedded;
 mod error;
 mod plan;
+mod pool;
 mod report;
 mod runner;
 mod table;
@@ -23,6 +24,7 @@ pub use embedded::{Migration, Migrations, Statement};
 pub use error::{Error, MigrationError};
 pub use migrate_core::Diagnostic;
 pub use plan::{AppliedRow, Entry, Plan, Policies, Policy, State};
+pub use pool::{pool_from_url, redact_url};
 pub use report::{Applied, Report};
 pub use runner::Runner;
 pub use table::TableName;

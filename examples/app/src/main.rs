@@ -1,1 +1,56 @@
-fn main() {}
+//! An application that brings its database up to date at start-up.
+//!
+//! With `DATABASE_URL` set it migrates that database. Without, it starts a
+//! throwaway PostgreSQL from the locally installed server binaries, keeping
+//! its data in the system's temporary folder, so a second run finds the
+//! database up to date.
+
+use migrate_runtime::{embed_migrations, pool_from_url, redact_url, Migrations};
+use std::process::ExitCode;
+
+static MIGRATIONS: Migrations = embed_migrations!("../../migrations");
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt().with_target(false).without_time().init();
+    let (url, _cluster) = match std::env::var("DATABASE_URL") {
+        Ok(url) => (url, None),
+        Err(_) => {
+            let data_dir = std::env::temp_dir().join("migrate-example-postgres");
+            println!(
+                "DATABASE_URL is not set: using a throwaway PostgreSQL in {}",
+                data_dir.display()
+            );
+            let options = throwaway_pg::Options {
+                data_dir: Some(data_dir),
+                ..Default::default()
+            };
+            match throwaway_pg::Cluster::start(&options) {
+                Ok(cluster) => (cluster.url("postgres"), Some(cluster)),
+                Err(e) => {
+                    eprintln!("error: cannot start a throwaway PostgreSQL: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
+    println!("Migrating {}", redact_url(&url));
+    let result = match pool_from_url(&url, 4) {
+        Ok(pool) => MIGRATIONS.run(&pool).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(report) => {
+            println!(
+                "Database initialization complete: {} applied, {} already up to date",
+                report.applied.len(),
+                MIGRATIONS.len() - report.applied.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
