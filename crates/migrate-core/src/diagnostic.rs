@@ -50,12 +50,10 @@ impl Diagnostic {
 }
 
 impl fmt::Display for Diagnostic {
+    /// `file:line:col: message`, then the help on its own line. The
+    /// severity is left to the caller (rustc and the CLI print their own).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let severity = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        write!(f, "{}: {severity}: {}", self.location(), self.message)?;
+        write!(f, "{}: {}", self.location(), self.message)?;
         if let Some(help) = &self.help {
             write!(f, "\n  help: {help}")?;
         }

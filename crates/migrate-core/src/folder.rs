@@ -63,26 +63,32 @@ pub fn load_dir(dir: &Path, shown_as: &str) -> Result<Folder, Diagnostic> {
     }
     candidates.sort();
 
-    let next_free = candidates
+    // Suggested numbers for files without one continue after every number
+    // in use, valid or not, so that no two suggestions collide.
+    let mut next_free = candidates
         .iter()
-        .filter_map(|(n, _)| name::parse(n, 0).ok())
-        .map(|n| n.version + 1)
+        .filter_map(|(n, _)| leading_version(n))
         .max()
-        .unwrap_or(1);
+        .map_or(1, |v| v.saturating_add(1));
     let mut by_version: BTreeMap<u64, Vec<(String, PathBuf)>> = BTreeMap::new();
     for (file_name, path) in candidates {
         match name::parse(&file_name, next_free) {
             Ok(parsed) => by_version.entry(parsed.version).or_default().push((file_name, path)),
-            Err(problem) => folder.problems.push(
-                Diagnostic::error(
-                    shown(&file_name),
-                    format!(
-                        "`{file_name}` is not a valid migration file name: {}",
-                        problem.reasons.join("; ")
-                    ),
+            Err(problem) => {
+                if leading_version(&file_name).is_none() {
+                    next_free = next_free.saturating_add(1);
+                }
+                folder.problems.push(
+                    Diagnostic::error(
+                        shown(&file_name),
+                        format!(
+                            "`{file_name}` is not a valid migration file name: {}",
+                            problem.reasons.join("; ")
+                        ),
+                    )
+                    .help(format!("rename it to `{}` ({NAME_RULE})", problem.suggestion)),
                 )
-                .help(format!("rename it to `{}` ({NAME_RULE})", problem.suggestion)),
-            ),
+            }
         }
     }
 
@@ -98,7 +104,14 @@ pub fn load_dir(dir: &Path, shown_as: &str) -> Result<Folder, Diagnostic> {
                             names.join(" and ")
                         ),
                     )
-                    .help(format!("give `{file_name}` the next free number, or merge the files")),
+                    .help(match name::parse(file_name, 0) {
+                        Ok(parsed) => {
+                            let renamed = name::file_name(next_free, &parsed.description);
+                            next_free = next_free.saturating_add(1);
+                            format!("rename it to `{renamed}` (the next free number), or merge the files")
+                        }
+                        Err(_) => "give it the next free number, or merge the files".to_string(),
+                    }),
                 );
             }
             continue;
@@ -125,6 +138,11 @@ pub fn load_dir(dir: &Path, shown_as: &str) -> Result<Folder, Diagnostic> {
         }
     }
     Ok(folder)
+}
+
+fn leading_version(file_name: &str) -> Option<u64> {
+    let digits: String = file_name.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 #[cfg(test)]

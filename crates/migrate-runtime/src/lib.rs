@@ -26,7 +26,7 @@ pub use migrate_core::Diagnostic;
 pub use plan::{AppliedRow, Entry, Plan, Policies, Policy, State};
 pub use pool::{pool_from_url, redact_url};
 pub use report::{Applied, Report};
-pub use runner::Runner;
+pub use runner::{lock_key, Runner};
 pub use table::TableName;
 
 /// Embeds a folder of migrations, checked at compile time:

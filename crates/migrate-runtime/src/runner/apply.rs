@@ -65,6 +65,19 @@ async fn run(client: &Client, sql: &str) -> Result<(), (tokio_postgres::Error, u
 /// means recording the file failed.
 fn failure(file: Migration, index: usize, base: usize, e: tokio_postgres::Error, completed: Option<usize>) -> Error {
     let statements: Vec<_> = file.statements().collect();
+    let db = e.as_db_error();
+    // A parse error fails the whole query before any statement completes:
+    // its position, when it lies in the file, names the statement.
+    let position = db
+        .and_then(|d| match d.position() {
+            Some(ErrorPosition::Original(p)) => Some(base + char_to_byte(&file.sql()[base..], *p as usize)),
+            _ => None,
+        })
+        .filter(|&offset| offset < file.sql().len());
+    let index = match (position, completed) {
+        (Some(offset), None) => statements.iter().rposition(|s| s.offset() <= offset).unwrap_or(index),
+        _ => index,
+    };
     let Some(statement) = statements.get(index) else {
         return Error::Database {
             context: match completed {
@@ -80,13 +93,8 @@ fn failure(file: Migration, index: usize, base: usize, e: tokio_postgres::Error,
             source: e,
         };
     };
-    let db = e.as_db_error();
-    let position = db.and_then(|d| match d.position() {
-        Some(ErrorPosition::Original(p)) => Some(base + char_to_byte(&file.sql()[base..], *p as usize)),
-        _ => None,
-    });
     let (line, column) = match position {
-        Some(offset) if offset < statement.offset() + statement.text().len() => line_col(file.sql(), offset),
+        Some(offset) if offset >= statement.offset() => line_col(file.sql(), offset),
         _ => statement.line_col(),
     };
     let (code, message) = match db {

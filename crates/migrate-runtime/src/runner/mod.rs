@@ -102,7 +102,9 @@ impl Runner {
             }
         }
         let session = Locked::take(client, &self.table, self.lock_poll_max).await?;
-        self.migrate(&session).await
+        let result = self.migrate(&session).await;
+        session.release().await;
+        result
     }
 
     async fn migrate(&self, session: &Locked) -> Result<Report, Error> {
@@ -162,6 +164,14 @@ impl Runner {
     }
 }
 
+/// The advisory lock key `run` takes for `table`, which must be
+/// schema-qualified (an unqualified name resolves through `search_path`
+/// first): look for it in `pg_locks` as `classid = key >> 32`,
+/// `objid = key & 0xffffffff`, `objsubid = 1`.
+pub fn lock_key(table: &TableName) -> i64 {
+    lock::key(table)
+}
+
 /// A connection holding the migration lock, with the tracking table
 /// qualified and present. Dropping it, on any path including panics,
 /// closes the connection instead of returning it to the pool, which
@@ -169,6 +179,7 @@ impl Runner {
 pub(crate) struct Locked {
     client: Option<Object>,
     pub(crate) table: TableName,
+    key: i64,
 }
 
 impl Locked {
@@ -176,15 +187,30 @@ impl Locked {
         let mut locked = Locked {
             client: Some(client),
             table: table.clone(),
+            key: 0,
         };
         locked.table = history::qualify(locked.client(), table).await?;
-        lock::acquire(locked.client(), lock::key(&locked.table), poll_max).await?;
+        locked.key = lock::key(&locked.table);
+        lock::acquire(locked.client(), locked.key, poll_max).await?;
         history::ensure(locked.client(), &locked.table).await?;
         Ok(locked)
     }
 
     pub(crate) fn client(&self) -> &tokio_postgres::Client {
         self.client.as_ref().expect("present until drop")
+    }
+
+    /// Releases the lock before the connection closes, so that it is free
+    /// when the caller gets its result, not when the server notices the
+    /// closed connection. Best effort: closing releases it anyway.
+    pub(crate) async fn release(self) {
+        if let Err(e) = self
+            .client()
+            .batch_execute(&format!("SELECT pg_advisory_unlock({})", self.key))
+            .await
+        {
+            tracing::debug!("releasing the migration lock: {e}; closing the connection releases it");
+        }
     }
 }
 

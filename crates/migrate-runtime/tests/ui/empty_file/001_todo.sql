@@ -1,0 +1,2 @@
+-- Migration 001: to do
+

@@ -1,0 +1,2 @@
+-- Migration 001
+CREATE TABLE IF NOT EXISTS t (name text DEFAULT 'Café');
