@@ -42,6 +42,17 @@ pub async fn value(pool: &Pool, sql: &str) -> String {
     rows(pool, sql).await[0][0].clone().unwrap_or_default()
 }
 
+/// Advisory locks held or awaited in this pool's database (`pg_locks` is
+/// cluster-wide, and other tests run beside this one).
+pub async fn advisory_locks(pool: &Pool) -> Vec<Vec<Option<String>>> {
+    rows(
+        pool,
+        "SELECT l.pid, l.granted, a.application_name FROM pg_locks l LEFT JOIN pg_stat_activity a USING (pid) \
+         WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .await
+}
+
 /// The first value of the first row, on a given connection.
 pub async fn client_value(client: &tokio_postgres::Client, sql: &str) -> String {
     client
