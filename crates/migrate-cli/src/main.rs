@@ -1,1 +1,128 @@
-fn main() {}
+//! `migrate`: create and check migration files, and run the operations of
+//! `migrate-runtime` against a folder read at run time.
+
+mod new;
+
+use clap::{Parser, Subcommand};
+use migrate_runtime::{pool_from_url, Migrations};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "migrate",
+    version,
+    about = "PostgreSQL migrations: create, check and apply NNN_name.sql files"
+)]
+struct Cli {
+    /// The migrations folder.
+    #[arg(long, global = true, default_value = "migrations", value_name = "DIR")]
+    dir: PathBuf,
+    /// postgresql://user:password@host:port/database
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    database_url: Option<String>,
+    /// The tracking table, optionally schema-qualified.
+    #[arg(long, global = true, default_value = "schema_migrations", value_name = "TABLE")]
+    table: String,
+    /// How long to wait for the server to accept connections, in seconds.
+    #[arg(long, global = true, default_value_t = 10, value_name = "SECONDS")]
+    connect_timeout: u64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create migrations/NNN_name.sql with the next free number and a header.
+    New {
+        /// What the migration does, e.g. "Add email verification".
+        #[arg(required = true, num_args = 1..)]
+        name: Vec<String>,
+    },
+    /// Run the build-time checks on a folder; print every problem.
+    Check {
+        /// The folder to check (default: --dir).
+        dir: Option<PathBuf>,
+    },
+    #[command(flatten)]
+    Database(migrate_runtime::cli::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::New { ref name } => new::create(&cli.dir, &name.join(" ")),
+        Command::Check { ref dir } => check(dir.as_ref().unwrap_or(&cli.dir)),
+        Command::Database(ref command) => database(&cli, command),
+    }
+}
+
+fn check(dir: &std::path::Path) -> ExitCode {
+    let problems = match migrate_core::load_dir(dir, &dir.to_string_lossy()) {
+        Ok(folder) => folder.problems,
+        Err(problem) => vec![problem],
+    };
+    for problem in &problems {
+        eprintln!("{problem}");
+    }
+    if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn database(cli: &Cli, command: &migrate_runtime::cli::Command) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_writer(std::io::stderr)
+        .init();
+    let Some(url) = &cli.database_url else {
+        eprintln!("error: no database given: pass --database-url postgresql://user:password@host/database or set DATABASE_URL");
+        return ExitCode::FAILURE;
+    };
+    let migrations = match Migrations::from_dir(&cli.dir) {
+        Ok(m) => m,
+        Err(problems) => {
+            for problem in problems {
+                eprintln!("{problem}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map(|rt| {
+            rt.block_on(async {
+                let pool = pool_from_url(url, 2)?;
+                let runner = migrations
+                    .runner()
+                    .table(&cli.table)?
+                    .connect_timeout(Duration::from_secs(cli.connect_timeout));
+                command.run(runner, &pool).await
+            })
+        });
+    match outcome {
+        Ok(Ok(text)) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

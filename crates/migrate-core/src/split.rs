@@ -54,9 +54,8 @@ impl BlockTracker {
         let routine = l[0] == b'c'
             && (l[1] == b'f' || l[1] == b'p' || (l[1] == b'o' && l[2] == b'r' && (l[3] == b'f' || l[3] == b'p')));
         if routine && self.paren_depth == 0 {
-            if is("begin") {
-                self.begin_depth += 1;
-            } else if is("case") && self.begin_depth >= 1 {
+            // CASE also ends with END, but only matters inside a BEGIN block.
+            if is("begin") || (is("case") && self.begin_depth >= 1) {
                 self.begin_depth += 1;
             } else if is("end") && self.begin_depth > 0 {
                 self.begin_depth -= 1;

@@ -10,8 +10,11 @@
 //! let report = MIGRATIONS.run(&pool).await?;
 //! ```
 
+#[cfg(feature = "cli")]
+pub mod cli;
 mod embedded;
 mod error;
+mod ops;
 mod plan;
 mod pool;
 mod report;

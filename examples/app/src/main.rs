@@ -1,17 +1,35 @@
-//! An application that brings its database up to date at start-up.
+//! An application that brings its database up to date at start-up, and
+//! answers `example-app migrate status|up|verify|baseline|forget` for the
+//! migrations it embedded.
 //!
 //! With `DATABASE_URL` set it migrates that database. Without, it starts a
 //! throwaway PostgreSQL from the locally installed server binaries, keeping
 //! its data in the system's temporary folder, so a second run finds the
 //! database up to date.
 
+use clap::{Parser, Subcommand};
 use migrate_runtime::{embed_migrations, pool_from_url, redact_url, Migrations};
 use std::process::ExitCode;
 
 static MIGRATIONS: Migrations = embed_migrations!("../../migrations");
 
+#[derive(Parser)]
+#[command(about = "Applies its embedded migrations at start-up")]
+struct Args {
+    #[command(subcommand)]
+    command: Option<AppCommand>,
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Operations on the migrations this binary embedded.
+    #[command(subcommand)]
+    Migrate(migrate_runtime::cli::Command),
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    let args = Args::parse();
     tracing_subscriber::fmt().with_target(false).without_time().init();
     let (url, _cluster) = match std::env::var("DATABASE_URL") {
         Ok(url) => (url, None),
@@ -35,11 +53,26 @@ async fn main() -> ExitCode {
         }
     };
     println!("Migrating {}", redact_url(&url));
-    let result = match pool_from_url(&url, 4) {
-        Ok(pool) => MIGRATIONS.run(&pool).await,
-        Err(e) => Err(e),
+    let pool = match pool_from_url(&url, 4) {
+        Ok(pool) => pool,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
     };
-    match result {
+    if let Some(AppCommand::Migrate(command)) = args.command {
+        return match command.run(MIGRATIONS.runner(), &pool).await {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match MIGRATIONS.run(&pool).await {
         Ok(report) => {
             println!(
                 "Database initialization complete: {} applied, {} already up to date",

@@ -77,6 +77,14 @@ impl Runner {
         &self.table
     }
 
+    pub(crate) fn policies_in_force(&self) -> Policies {
+        self.policies
+    }
+
+    pub(crate) fn target_version(&self) -> Option<u64> {
+        self.target
+    }
+
     /// Waits for the server, then applies every pending migration (up to the
     /// target) exactly once, even when many instances run at once.
     ///
