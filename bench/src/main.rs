@@ -1,0 +1,161 @@
+//! `cargo run --release -p migrate-bench`: every figure next to its floor,
+//! measured in the same run, written to `target/bench-results.md`.
+
+mod proxy;
+mod rebuild;
+mod workload;
+
+use migrate_runtime::{pool_from_url, Migrations};
+use std::fmt::Write as _;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use throwaway_pg::{Cluster, Options};
+
+#[tokio::main]
+async fn main() {
+    let cluster = Cluster::start(&Options {
+        settings: vec![("log_statement".into(), "'all'".into())],
+        ..Options::default()
+    })
+    .expect("a throwaway PostgreSQL");
+    let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
+
+    for n in [10, 100, 1000] {
+        let (_dir, set) = workload::migrations(n);
+        let (url, db) = database(&cluster).await;
+        set.run(&pool_from_url(&url, 2).unwrap()).await.unwrap();
+        let from = log_len(&cluster);
+        let pool = pool_from_url(&url, 2).unwrap();
+        let started = Instant::now();
+        assert!(set.run(&pool).await.unwrap().up_to_date());
+        let elapsed = started.elapsed();
+        let statements = statements(&cluster, &db, from);
+        row(
+            &mut out,
+            &format!("no-op start-up, {n} applied: statements"),
+            statements as f64,
+            1.0,
+            "",
+        );
+        row(
+            &mut out,
+            &format!("no-op start-up, {n} applied: wall time incl. connect"),
+            ms(elapsed),
+            f64::NAN,
+            "ms",
+        );
+    }
+
+    for n in [100, 1000] {
+        let (dir, set) = workload::migrations(n);
+        let (ours, floor) = apply_vs_psql(&cluster, &set, dir.path(), cluster.port()).await;
+        row(&mut out, &format!("apply {n} files locally"), ms(ours), ms(floor), "ms");
+    }
+
+    let proxy = proxy::start(cluster.port(), Duration::from_micros(2500)).await;
+    let (dir, set) = workload::migrations(1000);
+    let (ours, floor) = apply_vs_psql(&cluster, &set, dir.path(), proxy).await;
+    row(&mut out, "apply 1000 files over 5 ms RTT", ms(ours), ms(floor), "ms");
+
+    let rebuild = rebuild::measure();
+    row(
+        &mut out,
+        "release rebuild after touch, 1000 files (vs 10 files)",
+        rebuild.secs_1000 * 1000.0,
+        rebuild.secs_10 * 1000.0,
+        "ms",
+    );
+    row(
+        &mut out,
+        "stripped binary growth 10 → 1000 files (vs SQL bytes added)",
+        rebuild.binary_growth as f64 / 1024.0,
+        rebuild.sql_growth as f64 / 1024.0,
+        "KiB",
+    );
+
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-results.md");
+    std::fs::write(&path, &out).unwrap();
+    println!("{out}\nwritten to {}", path.display());
+}
+
+fn row(out: &mut String, what: &str, ours: f64, floor: f64, unit: &str) {
+    let ratio = if floor.is_nan() {
+        "—".to_string()
+    } else {
+        format!("{:.2}×", ours / floor)
+    };
+    let floor = if floor.is_nan() {
+        "—".to_string()
+    } else {
+        format!("{floor:.1} {unit}")
+    };
+    writeln!(out, "| {what} | {ours:.1} {unit} | {floor} | {ratio} |").unwrap();
+    eprintln!("{what}: {ours:.1} {unit} (floor {floor}, {ratio})");
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn database(cluster: &Cluster) -> (String, String) {
+    let url = cluster.create_database().await.unwrap();
+    let db = url.rsplit('/').next().unwrap().to_string();
+    (url, db)
+}
+
+fn log_len(cluster: &Cluster) -> u64 {
+    std::fs::metadata(cluster.log_path()).unwrap().len()
+}
+
+fn statements(cluster: &Cluster, db: &str, from: u64) -> usize {
+    let log = std::fs::read(cluster.log_path()).unwrap();
+    String::from_utf8_lossy(&log[from as usize..])
+        .lines()
+        .filter(|l| l.contains(&format!(" {db} ")) && l.contains("LOG:  statement: "))
+        .count()
+}
+
+/// Our run against `psql -f` of the same files, each wrapped in
+/// BEGIN/COMMIT, in one session; both on fresh databases through `port`.
+async fn apply_vs_psql(cluster: &Cluster, set: &Migrations, dir: &std::path::Path, port: u16) -> (Duration, Duration) {
+    let (_, db) = database(cluster).await;
+    let url = format!("postgresql://postgres@127.0.0.1:{port}/{db}");
+    let started = Instant::now();
+    let report = set.run(&pool_from_url(&url, 2).unwrap()).await.unwrap();
+    let ours = started.elapsed();
+    assert_eq!(report.applied.len(), set.len());
+
+    let mut script = String::new();
+    for m in set.iter() {
+        script.push_str("BEGIN;\n");
+        script.push_str(m.sql());
+        script.push_str("\nCOMMIT;\n");
+    }
+    let file = dir.join("all.psql");
+    std::fs::write(&file, script).unwrap();
+    let (_, db) = database(cluster).await;
+    let started = Instant::now();
+    let status = Command::new(cluster.bin_dir().join("psql"))
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            &db,
+            "-f",
+        ])
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    let floor = started.elapsed();
+    assert!(status.success());
+    (ours, floor)
+}
