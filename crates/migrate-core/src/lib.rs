@@ -10,6 +10,7 @@ pub mod checksum;
 pub mod diagnostic;
 pub mod directive;
 pub mod folder;
+pub mod layout;
 pub mod lexer;
 pub mod name;
 pub mod position;

@@ -19,7 +19,7 @@ pub fn embed_migrations(input: TokenStream) -> TokenStream {
     match migrate_core::load_dir(&dir, &path.value()) {
         Err(problem) => codegen::errors(&[problem], path.span()),
         Ok(folder) if !folder.problems.is_empty() => codegen::errors(&folder.problems, path.span()),
-        Ok(folder) => codegen::migrations(&folder, &dir),
+        Ok(folder) => codegen::migrations(&folder, &dir, path.span()),
     }
     .into()
 }

@@ -6,33 +6,21 @@ use std::path::Path;
 /// The data behind [`Migrations`]. Generated code only; not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    /// All files share one string and one table of offsets, so embedding a
-    /// thousand files costs no per-file pointers (and no relocations).
+    /// Migrations in the layout of `migrate_core::layout`.
     pub struct Embedded {
         /// Every file's text, in version order, as on disk (BOM included).
         pub text: &'static str,
         /// Every file name, concatenated.
         pub names: &'static str,
-        pub entries: &'static [Entry],
-        /// `(start, end)` byte offsets of each statement in its file's text.
-        pub statements: &'static [(u32, u32)],
+        pub index: &'static [u8],
+        pub statements: &'static [u8],
         /// The folder the macro read, in debug builds.
         pub source_dir: Option<&'static str>,
     }
-
-    /// One file; each `*_end` is a running total over the files so far.
-    pub struct Entry {
-        pub version: u64,
-        pub text_end: u32,
-        pub name_end: u32,
-        pub statements_end: u32,
-        pub checksum: [u8; 32],
-        pub bom: bool,
-        pub no_transaction: bool,
-    }
 }
 
-use __private::{Embedded, Entry};
+use __private::Embedded;
+use migrate_core::layout;
 
 /// A set of migrations, in version order: what `embed_migrations!` expands
 /// to, or what [`Migrations::from_dir`] reads at run time.
@@ -54,48 +42,30 @@ impl Migrations {
         if !folder.problems.is_empty() {
             return Err(folder.problems);
         }
-        Ok(Self::from_folder(&folder, Some(dir)))
+        Self::from_folder(&folder)
     }
 
-    fn from_folder(folder: &Folder, dir: Option<&Path>) -> Self {
-        let (mut text, mut names) = (String::new(), String::new());
-        let (mut entries, mut statements) = (Vec::new(), Vec::new());
-        for m in &folder.migrations {
-            if m.file.bom {
-                text.push('\u{feff}');
-            }
-            text.push_str(&m.file.text);
-            names.push_str(&m.file_name);
-            statements.extend(m.file.statements.iter().map(|s| (s.start as u32, s.end as u32)));
-            entries.push(Entry {
-                version: m.version,
-                text_end: text.len() as u32,
-                name_end: names.len() as u32,
-                statements_end: statements.len() as u32,
-                checksum: m.file.checksum,
-                bom: m.file.bom,
-                no_transaction: m.file.no_transaction,
-            });
-        }
+    fn from_folder(folder: &Folder) -> Result<Self, Vec<Diagnostic>> {
+        let packed = layout::pack(&folder.migrations).map_err(|e| vec![Diagnostic::error("migrations", e)])?;
         let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
         let data = Embedded {
-            text: leak(text),
-            names: leak(names),
-            entries: Vec::leak(entries),
-            statements: Vec::leak(statements),
-            source_dir: dir.map(|d| leak(d.to_string_lossy().into_owned())),
+            text: leak(packed.text),
+            names: leak(packed.names),
+            index: Vec::leak(packed.index),
+            statements: Vec::leak(packed.statements),
+            source_dir: None,
         };
-        Migrations {
+        Ok(Migrations {
             data: Box::leak(Box::new(data)),
-        }
+        })
     }
 
     pub fn len(&self) -> usize {
-        self.data.entries.len()
+        self.data.index.len() / layout::ENTRY_LEN
     }
 
     pub fn is_empty(&self) -> bool {
-        self.data.entries.is_empty()
+        self.data.index.is_empty()
     }
 
     /// The migrations in version order.
@@ -108,8 +78,7 @@ impl Migrations {
         self.iter().find(|m| m.file_name() == file_name)
     }
 
-    /// The folder the migrations were read from: set by the macro in debug
-    /// builds, and by [`Migrations::from_dir`].
+    /// The folder the macro read, in debug builds.
     pub fn source_dir(&self) -> Option<&'static str> {
         self.data.source_dir
     }
@@ -139,12 +108,12 @@ pub struct Migration {
 }
 
 impl Migration {
-    fn entry(&self) -> &'static Entry {
-        &self.data.entries[self.index]
+    fn entry(&self) -> layout::Entry {
+        layout::entry(self.data.index, self.index)
     }
 
-    fn previous(&self) -> Option<&'static Entry> {
-        self.index.checked_sub(1).map(|i| &self.data.entries[i])
+    fn previous(&self) -> Option<layout::Entry> {
+        self.index.checked_sub(1).map(|i| layout::entry(self.data.index, i))
     }
 
     pub fn version(&self) -> u64 {
@@ -153,29 +122,30 @@ impl Migration {
 
     /// `NNN_name.sql`, as recorded in the tracking table.
     pub fn file_name(&self) -> &'static str {
-        let start = self.previous().map_or(0, |e| e.name_end as usize);
-        &self.data.names[start..self.entry().name_end as usize]
+        let start = self.previous().map_or(0, |e| e.name_end);
+        &self.data.names[start..self.entry().name_end]
     }
 
     /// The file's SQL, byte for byte, without a leading BOM.
     pub fn sql(&self) -> &'static str {
-        let start = self.previous().map_or(0, |e| e.text_end as usize);
-        let start = if self.entry().bom {
+        let entry = self.entry();
+        let start = self.previous().map_or(0, |e| e.text_end);
+        let start = if entry.bom {
             start + '\u{feff}'.len_utf8()
         } else {
             start
         };
-        &self.data.text[start..self.entry().text_end as usize]
+        &self.data.text[start..entry.text_end]
     }
 
     /// SHA-256 of the SQL with CRLF read as LF.
-    pub fn checksum(&self) -> &'static [u8; 32] {
-        &self.entry().checksum
+    pub fn checksum(&self) -> [u8; 32] {
+        self.entry().checksum
     }
 
     /// The checksum as stored in the tracking table (lowercase hex).
     pub fn checksum_hex(&self) -> String {
-        migrate_core::to_hex(self.checksum())
+        migrate_core::to_hex(&self.checksum())
     }
 
     /// Whether the file runs statement by statement outside a transaction
@@ -186,15 +156,12 @@ impl Migration {
 
     /// The statements psql would send for this file.
     pub fn statements(&self) -> impl ExactSizeIterator<Item = Statement> {
-        let start = self.previous().map_or(0, |e| e.statements_end as usize);
-        let sql = self.sql();
-        self.data.statements[start..self.entry().statements_end as usize]
-            .iter()
-            .map(move |&(start, end)| Statement {
-                sql,
-                start: start as usize,
-                end: end as usize,
-            })
+        let first = self.previous().map_or(0, |e| e.statements_end);
+        let (sql, statements) = (self.sql(), self.data.statements);
+        (first..self.entry().statements_end).map(move |i| {
+            let (start, end) = layout::statement(statements, i);
+            Statement { sql, start, end }
+        })
     }
 }
 

@@ -60,7 +60,7 @@ fn directives_and_checksums_are_embedded() {
     assert_eq!(flagged, vec!["011_concurrent_index.sql"]);
     let crlf = TRICKY.iter().find(|m| m.file_name() == "008_bom_and_crlf.sql").unwrap();
     assert_eq!(
-        *crlf.checksum(),
+        crlf.checksum(),
         migrate_core::checksum(&crlf.sql().replace("\r\n", "\n"))
     );
 }

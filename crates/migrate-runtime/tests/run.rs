@@ -253,25 +253,20 @@ async fn a_waiter_polls_outside_any_transaction_and_logs_the_holder() {
 
 #[tokio::test]
 async fn a_debug_build_warns_loudly_about_files_it_did_not_embed() {
-    use migrate_runtime::__private::{Embedded, Entry};
+    use migrate_runtime::__private::Embedded;
+    // What the macro embedded: one file. The folder has gained another since.
     let folder = tempfile::tempdir().unwrap();
     std::fs::write(folder.path().join("001_a.sql"), "SELECT 1;").unwrap();
+    let built = migrate_core::load_dir(folder.path(), "migrations").unwrap();
+    let packed = migrate_core::layout::pack(&built.migrations).unwrap();
     std::fs::write(folder.path().join("002_added_after_build.sql"), "SELECT 2;").unwrap();
-    let source_dir: &'static str = Box::leak(folder.path().to_string_lossy().into_owned().into_boxed_str());
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
     let embedded: &'static Embedded = Box::leak(Box::new(Embedded {
-        text: "SELECT 1;",
-        names: "001_a.sql",
-        entries: Box::leak(Box::new([Entry {
-            version: 1,
-            text_end: 9,
-            name_end: 9,
-            statements_end: 1,
-            checksum: migrate_core::checksum("SELECT 1;"),
-            bom: false,
-            no_transaction: false,
-        }])),
-        statements: &[(0, 9)],
-        source_dir: Some(source_dir),
+        text: leak(packed.text),
+        names: leak(packed.names),
+        index: packed.index.leak(),
+        statements: packed.statements.leak(),
+        source_dir: Some(leak(folder.path().to_string_lossy().into_owned())),
     }));
     let (_, _, pool) = fresh().await;
     let (logs, _guard) = Logs::capture();

@@ -23,7 +23,7 @@ pub(crate) fn warn_if_stale(migrations: &Migrations) {
                 "STALE BUILD: {dir}/{} exists but is not embedded in this binary; {fix}",
                 m.file_name
             ),
-            Some(e) if e.checksum() != &m.file.checksum => {
+            Some(e) if e.checksum() != m.file.checksum => {
                 tracing::warn!(
                     "STALE BUILD: {dir}/{} changed since this binary embedded it; {fix}",
                     m.file_name
