@@ -3,67 +3,79 @@
 use crate::lexer::{Token, TokenKind};
 use crate::split::Statement;
 
-/// The words of a statement outside parentheses, uppercased; quoted
-/// identifiers keep their quotes so they never match a keyword.
+/// The words of a statement outside parentheses. Keywords compare
+/// without regard to case; quoted identifiers keep their quotes, so they
+/// never match a keyword.
 pub struct Words<'a> {
-    pub words: Vec<(String, &'a Token)>,
+    pub words: Vec<(&'a str, &'a Token)>,
 }
 
 impl<'a> Words<'a> {
-    pub fn of(src: &str, tokens: &'a [Token], statement: &Statement) -> Self {
+    pub fn of(src: &'a str, tokens: &'a [Token], statement: &Statement) -> Self {
         let mut depth = 0usize;
         let mut words = Vec::new();
         for token in &tokens[statement.tokens.clone()] {
             match token.kind {
                 TokenKind::OpenParen => depth += 1,
                 TokenKind::CloseParen => depth = depth.saturating_sub(1),
-                TokenKind::Word if depth == 0 => words.push((token.text(src).to_ascii_uppercase(), token)),
-                TokenKind::QuotedIdent if depth == 0 => words.push((token.text(src).to_string(), token)),
+                TokenKind::Word | TokenKind::QuotedIdent if depth == 0 => words.push((token.text(src), token)),
                 _ => {}
             }
         }
         Words { words }
     }
 
-    pub fn get(&self, i: usize) -> &str {
-        self.words.get(i).map_or("", |(w, _)| w.as_str())
+    /// Whether word `i` is `keyword` (given in uppercase).
+    pub fn is(&self, i: usize, keyword: &str) -> bool {
+        self.words.get(i).is_some_and(|(w, _)| w.eq_ignore_ascii_case(keyword))
     }
 
     pub fn starts_with(&self, keywords: &[&str]) -> bool {
-        keywords.iter().enumerate().all(|(i, k)| self.get(i) == *k)
+        keywords.iter().enumerate().all(|(i, k)| self.is(i, k))
     }
 
     pub fn contains(&self, keyword: &str) -> bool {
-        self.words.iter().any(|(w, _)| w == keyword)
+        self.find(keyword).is_some()
     }
 
     /// Position of `keyword` among the words, if present.
     pub fn find(&self, keyword: &str) -> Option<usize> {
-        self.words.iter().position(|(w, _)| w == keyword)
+        self.words.iter().position(|(w, _)| w.eq_ignore_ascii_case(keyword))
     }
 }
 
 /// The transaction-control command a statement is, if any.
 pub fn transaction_control(w: &Words) -> Option<&'static str> {
-    Some(match w.get(0) {
-        "BEGIN" => "BEGIN",
-        "START" if w.get(1) == "TRANSACTION" => "START TRANSACTION",
-        "COMMIT" if w.get(1) == "PREPARED" => "COMMIT PREPARED",
-        "COMMIT" => "COMMIT",
-        "END" => "END",
-        "ROLLBACK" if w.get(1) == "PREPARED" => "ROLLBACK PREPARED",
-        "ROLLBACK" => "ROLLBACK",
-        "ABORT" => "ABORT",
-        "SAVEPOINT" => "SAVEPOINT",
-        "RELEASE" => "RELEASE",
-        "PREPARE" if w.get(1) == "TRANSACTION" => "PREPARE TRANSACTION",
-        _ => return None,
+    Some(if w.is(0, "BEGIN") {
+        "BEGIN"
+    } else if w.starts_with(&["START", "TRANSACTION"]) {
+        "START TRANSACTION"
+    } else if w.starts_with(&["COMMIT", "PREPARED"]) {
+        "COMMIT PREPARED"
+    } else if w.is(0, "COMMIT") {
+        "COMMIT"
+    } else if w.is(0, "END") {
+        "END"
+    } else if w.starts_with(&["ROLLBACK", "PREPARED"]) {
+        "ROLLBACK PREPARED"
+    } else if w.is(0, "ROLLBACK") {
+        "ROLLBACK"
+    } else if w.is(0, "ABORT") {
+        "ABORT"
+    } else if w.is(0, "SAVEPOINT") {
+        "SAVEPOINT"
+    } else if w.is(0, "RELEASE") {
+        "RELEASE"
+    } else if w.starts_with(&["PREPARE", "TRANSACTION"]) {
+        "PREPARE TRANSACTION"
+    } else {
+        return None;
     })
 }
 
 /// `COPY ... FROM STDIN` or `COPY ... TO STDOUT`.
 pub fn copy_stream(w: &Words) -> Option<&'static str> {
-    if w.get(0) != "COPY" {
+    if !w.is(0, "COPY") {
         return None;
     }
     if w.contains("STDIN") {
@@ -77,36 +89,47 @@ pub fn copy_stream(w: &Words) -> Option<&'static str> {
 
 /// The command, if the statement cannot run inside a transaction block.
 pub fn needs_no_transaction(w: &Words) -> Option<&'static str> {
-    let index_at = if w.get(1) == "UNIQUE" { 2 } else { 1 };
-    Some(match w.get(0) {
-        "CREATE" if w.get(index_at) == "INDEX" && w.get(index_at + 1) == "CONCURRENTLY" => "CREATE INDEX CONCURRENTLY",
-        "DROP" if w.starts_with(&["DROP", "INDEX", "CONCURRENTLY"]) => "DROP INDEX CONCURRENTLY",
-        "REINDEX" if w.find("CONCURRENTLY").is_some_and(|p| p <= 2) => "REINDEX ... CONCURRENTLY",
-        "REINDEX" if w.get(1) == "DATABASE" => "REINDEX DATABASE",
-        "REINDEX" if w.get(1) == "SYSTEM" => "REINDEX SYSTEM",
-        "VACUUM" => "VACUUM",
-        "CLUSTER" if w.words.len() == 1 || (w.words.len() == 2 && w.get(1) == "VERBOSE") => "CLUSTER (without a table)",
-        "CREATE" | "DROP" if w.get(1) == "DATABASE" => {
-            if w.get(0) == "CREATE" {
-                "CREATE DATABASE"
-            } else {
-                "DROP DATABASE"
-            }
-        }
-        "CREATE" if w.get(1) == "TABLESPACE" => "CREATE TABLESPACE",
-        "DROP" if w.get(1) == "TABLESPACE" => "DROP TABLESPACE",
-        "CREATE" if w.get(1) == "SUBSCRIPTION" => "CREATE SUBSCRIPTION",
-        "DROP" if w.get(1) == "SUBSCRIPTION" => "DROP SUBSCRIPTION",
-        "ALTER" if w.get(1) == "SYSTEM" => "ALTER SYSTEM",
-        "ALTER" if w.get(1) == "DATABASE" && w.get(3) == "SET" && w.get(4) == "TABLESPACE" => {
+    let index_at = if w.is(1, "UNIQUE") { 2 } else { 1 };
+    let only = |words: usize| w.words.len() == words;
+    Some(
+        if w.is(0, "CREATE") && w.is(index_at, "INDEX") && w.is(index_at + 1, "CONCURRENTLY") {
+            "CREATE INDEX CONCURRENTLY"
+        } else if w.starts_with(&["DROP", "INDEX", "CONCURRENTLY"]) {
+            "DROP INDEX CONCURRENTLY"
+        } else if w.is(0, "REINDEX") && w.find("CONCURRENTLY").is_some_and(|p| p <= 2) {
+            "REINDEX ... CONCURRENTLY"
+        } else if w.starts_with(&["REINDEX", "DATABASE"]) {
+            "REINDEX DATABASE"
+        } else if w.starts_with(&["REINDEX", "SYSTEM"]) {
+            "REINDEX SYSTEM"
+        } else if w.is(0, "VACUUM") {
+            "VACUUM"
+        } else if w.is(0, "CLUSTER") && (only(1) || (only(2) && w.is(1, "VERBOSE"))) {
+            "CLUSTER (without a table)"
+        } else if w.starts_with(&["CREATE", "DATABASE"]) {
+            "CREATE DATABASE"
+        } else if w.starts_with(&["DROP", "DATABASE"]) {
+            "DROP DATABASE"
+        } else if w.starts_with(&["CREATE", "TABLESPACE"]) {
+            "CREATE TABLESPACE"
+        } else if w.starts_with(&["DROP", "TABLESPACE"]) {
+            "DROP TABLESPACE"
+        } else if w.starts_with(&["CREATE", "SUBSCRIPTION"]) {
+            "CREATE SUBSCRIPTION"
+        } else if w.starts_with(&["DROP", "SUBSCRIPTION"]) {
+            "DROP SUBSCRIPTION"
+        } else if w.starts_with(&["ALTER", "SYSTEM"]) {
+            "ALTER SYSTEM"
+        } else if w.starts_with(&["ALTER", "DATABASE"]) && w.is(3, "SET") && w.is(4, "TABLESPACE") {
             "ALTER DATABASE ... SET TABLESPACE"
-        }
-        "ALTER" if w.get(1) == "TABLE" && w.contains("DETACH") && w.contains("CONCURRENTLY") => {
+        } else if w.starts_with(&["ALTER", "TABLE"]) && w.contains("DETACH") && w.contains("CONCURRENTLY") {
             "ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY"
-        }
-        "DISCARD" if w.get(1) == "ALL" => "DISCARD ALL",
-        _ => return None,
-    })
+        } else if w.starts_with(&["DISCARD", "ALL"]) {
+            "DISCARD ALL"
+        } else {
+            return None;
+        },
+    )
 }
 
 /// How to replace a psql meta-command, by name.

@@ -8,14 +8,12 @@ use crate::lexer::{LexError, TokenKind};
 use crate::position::line_col;
 use crate::split::split;
 
-/// A statement of a checked file: byte range in the text (BOM dropped) and
-/// where it starts (1-based line and column in characters).
+/// A statement of a checked file: its byte range in the text (BOM
+/// dropped). `position::line_col` gives its line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StatementSpan {
     pub start: usize,
     pub end: usize,
-    pub line: u32,
-    pub column: u32,
 }
 
 /// A file that passed every check.
@@ -150,14 +148,9 @@ pub fn check_source(file: &str, bytes: &[u8]) -> Result<CheckedFile, Vec<Diagnos
     let statements = split
         .statements
         .iter()
-        .map(|s| {
-            let (line, column) = at(s.start);
-            StatementSpan {
-                start: s.start,
-                end: s.end,
-                line,
-                column,
-            }
+        .map(|s| StatementSpan {
+            start: s.start,
+            end: s.end,
         })
         .collect();
     Ok(CheckedFile {
@@ -288,7 +281,6 @@ mod tests {
         assert!(file.bom);
         assert_eq!(file.text, "SELECT 1;\r\nSELECT 2;\r\n");
         assert_eq!(file.checksum, checksum("SELECT 1;\nSELECT 2;\n"));
-        assert_eq!(file.statements[1].line, 2);
-        assert_eq!(file.statements[1].column, 1);
+        assert_eq!(line_col(&file.text, file.statements[1].start), (2, 1));
     }
 }
