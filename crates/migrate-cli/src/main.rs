@@ -50,6 +50,9 @@ enum Command {
     Check {
         /// The folder to check (default: --dir).
         dir: Option<PathBuf>,
+        /// Fail on lint warnings too.
+        #[arg(long)]
+        deny_warnings: bool,
     },
     #[command(flatten)]
     Database(migrate_runtime::cli::Command),
@@ -59,20 +62,30 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::New { ref name } => new::create(&cli.dir, &name.join(" ")),
-        Command::Check { ref dir } => check(dir.as_ref().unwrap_or(&cli.dir)),
+        Command::Check { ref dir, deny_warnings } => check(dir.as_ref().unwrap_or(&cli.dir), deny_warnings),
         Command::Database(ref command) => database(&cli, command),
     }
 }
 
-fn check(dir: &std::path::Path) -> ExitCode {
-    let problems = match migrate_core::load_dir(dir, &dir.to_string_lossy()) {
-        Ok(folder) => folder.problems,
-        Err(problem) => vec![problem],
+/// Prints every problem and warning as `file:line:col: message`; fails on
+/// problems, and on warnings with `deny_warnings`.
+fn check(dir: &std::path::Path, deny_warnings: bool) -> ExitCode {
+    let folder = match migrate_core::load_dir(dir, &dir.to_string_lossy()) {
+        Ok(folder) => folder,
+        Err(problem) => migrate_core::Folder {
+            problems: vec![problem],
+            ..Default::default()
+        },
     };
-    for problem in &problems {
+    for problem in &folder.problems {
         eprintln!("{problem}");
     }
-    if problems.is_empty() {
+    let mut warned = false;
+    for warning in folder.warnings() {
+        eprintln!("{warning}");
+        warned = true;
+    }
+    if folder.problems.is_empty() && !(deny_warnings && warned) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -157,3 +157,29 @@ fn connection_problems_are_one_clear_line_without_the_password() {
         assert!(!stderr.contains("s3cr3t"), "{stderr}");
     }
 }
+
+#[test]
+fn check_reports_lint_warnings_and_can_deny_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("migrations");
+    std::fs::create_dir(&m).unwrap();
+    std::fs::write(m.join("001_drop.sql"), "SELECT 1;\nDROP TABLE IF EXISTS legacy;\n").unwrap();
+    let out = migrate(dir.path(), &["check"], None);
+    assert!(out.status.success(), "warnings alone do not fail");
+    let (_, stderr) = text(&out);
+    assert!(
+        stderr.starts_with("migrations/001_drop.sql:2:1: `DROP TABLE` destroys"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[destructive-change]"), "{stderr}");
+    let out = migrate(dir.path(), &["check", "--deny-warnings"], None);
+    assert_eq!(out.status.code(), Some(1));
+    std::fs::write(
+        m.join("001_drop.sql"),
+        "SELECT 1;\nDROP TABLE IF EXISTS legacy; -- migrate: allow(destructive-change)\n",
+    )
+    .unwrap();
+    let out = migrate(dir.path(), &["check", "--deny-warnings"], None);
+    assert!(out.status.success());
+    assert_eq!(text(&out).1, "");
+}

@@ -5,9 +5,11 @@
 pub enum Directive {
     /// Run the file statement by statement, outside a transaction block.
     NoTransaction,
+    /// Silence these lints (by name) for the file or one statement.
+    Allow(Vec<String>),
 }
 
-const KNOWN: &[&str] = &["no-transaction"];
+const KNOWN: &[&str] = &["no-transaction", "allow(LINT, ...)"];
 
 /// `None` for an ordinary comment; the directive, or the unknown text after
 /// `migrate:`, for a `-- migrate:` comment (the keyword in any case).
@@ -18,9 +20,15 @@ pub fn parse(comment: &str) -> Option<Result<Directive, String>> {
         return None;
     }
     let value = body[8..].trim();
-    Some(match value {
-        "no-transaction" => Ok(Directive::NoTransaction),
-        other => Err(other.to_string()),
+    if value == "no-transaction" {
+        return Some(Ok(Directive::NoTransaction));
+    }
+    let allowed = value.strip_prefix("allow(").and_then(|v| v.strip_suffix(')'));
+    Some(match allowed {
+        Some(list) => Ok(Directive::Allow(
+            list.split(',').map(|l| l.trim().to_string()).collect(),
+        )),
+        None => Err(value.to_string()),
     })
 }
 
@@ -65,6 +73,13 @@ mod tests {
         assert_eq!(parse("-- migrate: no-transaction"), Some(Ok(Directive::NoTransaction)));
         assert_eq!(parse("--Migrate:no-transaction  "), Some(Ok(Directive::NoTransaction)));
         assert_eq!(parse("-- migrate: notx"), Some(Err("notx".into())));
+        assert_eq!(
+            parse("-- migrate: allow(destructive-change, blocking-index)"),
+            Some(Ok(Directive::Allow(vec![
+                "destructive-change".into(),
+                "blocking-index".into()
+            ])))
+        );
         assert_eq!(parse("-- Migration 003: add email"), None);
         assert_eq!(parse("-- a comment"), None);
     }

@@ -26,6 +26,13 @@ pub struct Folder {
 const NAME_RULE: &str =
     "migration files are named `NNN_name.sql`: at least three digits, `_`, then lowercase letters, digits and `_`";
 
+impl Folder {
+    /// Lint warnings of every file, in version order.
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.migrations.iter().flat_map(|m| &m.file.warnings)
+    }
+}
+
 /// Loads `dir`, naming files in messages as `shown_as/FILE`. Fails only when
 /// the folder itself cannot be read; problems with files are collected.
 /// Sub-folders, hidden files and files not ending in `.sql` are ignored.
@@ -127,7 +134,7 @@ pub fn load_dir(dir: &Path, shown_as: &str) -> Result<Folder, Diagnostic> {
                 continue;
             }
         };
-        match check_source(&shown(&file_name), &bytes) {
+        match check_source(&shown(&file_name), Some(version), &bytes) {
             Ok(file) => folder.migrations.push(SourceMigration {
                 version,
                 file_name,

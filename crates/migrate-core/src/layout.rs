@@ -106,7 +106,7 @@ mod tests {
                 version: i as u64 + 1,
                 file_name: name.to_string(),
                 path: name.into(),
-                file: check_source(name, sql.as_bytes()).unwrap(),
+                file: check_source(name, None, sql.as_bytes()).unwrap(),
             })
             .collect();
         let p = pack(&migrations).unwrap();

@@ -12,6 +12,7 @@ pub mod directive;
 pub mod folder;
 pub mod layout;
 pub mod lexer;
+pub mod lint;
 pub mod name;
 pub mod position;
 pub mod source;

@@ -2,9 +2,10 @@
 
 use crate::checks::{self, Words};
 use crate::checksum::checksum;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Severity};
 use crate::directive::{self, Directive};
 use crate::lexer::{LexError, TokenKind};
+use crate::lint::{self, Lint};
 use crate::position::line_col;
 use crate::split::split;
 
@@ -26,13 +27,16 @@ pub struct CheckedFile {
     pub checksum: [u8; 32],
     pub no_transaction: bool,
     pub statements: Vec<StatementSpan>,
+    /// Lint findings that no `allow` silenced.
+    pub warnings: Vec<Diagnostic>,
 }
 
 const BOM: &str = "\u{feff}";
 
-/// Checks `bytes`, the content of the file shown to the user as `file`.
-/// Returns every problem found, not only the first.
-pub fn check_source(file: &str, bytes: &[u8]) -> Result<CheckedFile, Vec<Diagnostic>> {
+/// Checks `bytes`, the content of the file shown to the user as `file`
+/// whose version (when known) is `version`. Returns every problem found,
+/// not only the first.
+pub fn check_source(file: &str, version: Option<u64>, bytes: &[u8]) -> Result<CheckedFile, Vec<Diagnostic>> {
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
@@ -61,6 +65,9 @@ pub fn check_source(file: &str, bytes: &[u8]) -> Result<CheckedFile, Vec<Diagnos
     let first_statement = split.statements.first().map_or(text.len(), |s| s.start);
 
     let mut no_transaction = false;
+    // Allowed lints: for the whole file, or per statement index.
+    let mut allowed_file: Vec<Lint> = Vec::new();
+    let mut allowed: Vec<Vec<Lint>> = vec![Vec::new(); split.statements.len()];
     for token in &split.tokens {
         match token.kind {
             TokenKind::Backslash => {
@@ -85,6 +92,31 @@ pub fn check_source(file: &str, bytes: &[u8]) -> Result<CheckedFile, Vec<Diagnos
                     .at(at(token.start))
                     .help("move this line to the comments at the top of the file"),
                 ),
+                Some(Ok(Directive::Allow(names))) => {
+                    let mut lints = Vec::new();
+                    for name in names {
+                        match Lint::from_name(&name) {
+                            Some(l) => lints.push(l),
+                            None => errors.push(
+                                Diagnostic::error(file, format!("`allow({name})` names no lint"))
+                                    .at(at(token.start))
+                                    .help(format!(
+                                        "the lints are {}",
+                                        Lint::ALL.map(|l| format!("`{}`", l.name())).join(", ")
+                                    )),
+                            ),
+                        }
+                    }
+                    match allow_scope(text, &split.statements, token.start) {
+                        AllowScope::File => allowed_file.extend(lints),
+                        AllowScope::Statement(i) => allowed[i].extend(lints),
+                        AllowScope::Nothing => errors.push(
+                            Diagnostic::error(file, "this `allow` follows the last statement, so it applies to nothing")
+                                .at(at(token.start))
+                                .help("put it in the comments at the top of the file, or on the line of the statement it is for"),
+                        ),
+                    }
+                }
                 Some(Err(unknown)) => errors.push(
                     Diagnostic::error(file, format!("unknown directive `-- migrate: {unknown}`"))
                         .at(at(token.start))
@@ -145,6 +177,33 @@ pub fn check_source(file: &str, bytes: &[u8]) -> Result<CheckedFile, Vec<Diagnos
     if !errors.is_empty() {
         return Err(errors);
     }
+    let mut findings: Vec<(Option<usize>, lint::Finding)> = Vec::new();
+    if let Some(version) = version {
+        findings.extend(lint::header(text, &split.tokens, first_statement, version).map(|f| (None, f)));
+    }
+    let mut state = lint::FileState::default();
+    for (i, statement) in split.statements.iter().enumerate() {
+        findings.extend(
+            lint::statement(text, &split.tokens, statement, &mut state)
+                .into_iter()
+                .map(|f| (Some(i), f)),
+        );
+    }
+    let warnings = findings
+        .into_iter()
+        .filter(|(i, f)| !allowed_file.contains(&f.lint) && !i.is_some_and(|i| allowed[i].contains(&f.lint)))
+        .map(|(_, f)| Diagnostic {
+            severity: Severity::Warning,
+            file: file.to_string(),
+            position: Some(at(f.offset)),
+            message: format!("{} [{}]", f.message, f.lint.name()),
+            help: Some(format!(
+                "{}; to keep it, add `-- migrate: allow({})`",
+                f.help,
+                f.lint.name()
+            )),
+        })
+        .collect();
     let statements = split
         .statements
         .iter()
@@ -159,7 +218,37 @@ pub fn check_source(file: &str, bytes: &[u8]) -> Result<CheckedFile, Vec<Diagnos
         checksum: checksum(text),
         no_transaction,
         statements,
+        warnings,
     })
+}
+
+enum AllowScope {
+    File,
+    Statement(usize),
+    Nothing,
+}
+
+/// What an `allow` comment at `offset` covers: the file when it is among
+/// the leading comments; otherwise the statement it sits in, the statement
+/// whose line it ends (`DROP TABLE t; -- migrate: allow(...)`), or the
+/// statement that follows it.
+fn allow_scope(text: &str, statements: &[crate::split::Statement], offset: usize) -> AllowScope {
+    if statements.first().is_none_or(|s| offset < s.start) {
+        return AllowScope::File;
+    }
+    if let Some(i) = statements.iter().position(|s| s.start <= offset && offset < s.end) {
+        return AllowScope::Statement(i);
+    }
+    let previous = statements.iter().rposition(|s| s.end <= offset);
+    if let Some(i) = previous {
+        if !text[statements[i].end..offset].contains('\n') {
+            return AllowScope::Statement(i);
+        }
+    }
+    match statements.iter().position(|s| s.start > offset) {
+        Some(i) => AllowScope::Statement(i),
+        None => AllowScope::Nothing,
+    }
 }
 
 fn unterminated(file: &str, e: &LexError, position: (u32, u32)) -> Diagnostic {
@@ -194,8 +283,57 @@ fn unterminated(file: &str, e: &LexError, position: (u32, u32)) -> Diagnostic {
 mod tests {
     use super::*;
 
+    fn warnings(sql: &str) -> Vec<String> {
+        check_source("m/001_x.sql", Some(1), sql.as_bytes())
+            .unwrap()
+            .warnings
+            .iter()
+            .map(|d| format!("{}:{}", d.location(), d.message))
+            .collect()
+    }
+
+    #[test]
+    fn lints_are_warnings_with_positions() {
+        assert_eq!(
+            warnings("SELECT 1;\n  DROP TABLE IF EXISTS old;"),
+            vec!["m/001_x.sql:2:3:`DROP TABLE` destroys the table and its data; the release still running during a deploy may need it [destructive-change]"]
+        );
+    }
+
+    #[test]
+    fn allow_covers_the_file_or_one_statement() {
+        let drop = "DROP TABLE IF EXISTS a;";
+        assert!(warnings(&format!("-- migrate: allow(destructive-change)\n{drop}\n{drop}")).is_empty());
+        assert_eq!(
+            warnings(&format!(
+                "SELECT 1;\n{drop} -- migrate: allow(destructive-change)\n{drop}"
+            ))
+            .len(),
+            1
+        );
+        assert_eq!(
+            warnings(&format!(
+                "SELECT 1;\n-- migrate: allow(destructive-change)\n{drop}\n{drop}"
+            ))
+            .len(),
+            1
+        );
+        assert_eq!(
+            warnings(&format!("SELECT 1;\n-- migrate: allow(missing-if-exists)\n{drop}")).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn an_allow_must_name_a_lint_and_apply_to_something() {
+        let e = errors("-- migrate: allow(destructive-changes)\nSELECT 1;");
+        assert_eq!(e, vec!["m/001_x.sql:1:1:`allow(destructive-changes)` names no lint"]);
+        let e = errors("SELECT 1;\n\n-- migrate: allow(destructive-change)\n");
+        assert!(e[0].contains("applies to nothing"), "{e:?}");
+    }
+
     fn errors(sql: &str) -> Vec<String> {
-        check_source("m/001_x.sql", sql.as_bytes())
+        check_source("m/001_x.sql", Some(1), sql.as_bytes())
             .err()
             .unwrap_or_default()
             .iter()
@@ -238,7 +376,7 @@ mod tests {
     fn no_transaction_statements_need_the_directive() {
         let sql = "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);";
         assert!(errors(sql)[0].contains("cannot run inside a transaction block"));
-        let ok = check_source("f", format!("-- migrate: no-transaction\n{sql}").as_bytes()).unwrap();
+        let ok = check_source("f", None, format!("-- migrate: no-transaction\n{sql}").as_bytes()).unwrap();
         assert!(ok.no_transaction);
         let late = errors(&format!("{sql}\n-- migrate: no-transaction\n"));
         assert!(
@@ -264,7 +402,7 @@ mod tests {
 
     #[test]
     fn invalid_utf8_names_the_byte_offset() {
-        let e = check_source("f", b"SELECT 1;\nSELECT '\xe9';").unwrap_err();
+        let e = check_source("f", None, b"SELECT 1;\nSELECT '\xe9';").unwrap_err();
         assert_eq!(e[0].message, "the file is not valid UTF-8: byte 0xe9 at byte offset 18");
         assert_eq!(e[0].position, Some((2, 9)));
     }
@@ -277,7 +415,7 @@ mod tests {
 
     #[test]
     fn bom_is_dropped_and_crlf_kept() {
-        let file = check_source("f", "\u{feff}SELECT 1;\r\nSELECT 2;\r\n".as_bytes()).unwrap();
+        let file = check_source("f", None, "\u{feff}SELECT 1;\r\nSELECT 2;\r\n".as_bytes()).unwrap();
         assert!(file.bom);
         assert_eq!(file.text, "SELECT 1;\r\nSELECT 2;\r\n");
         assert_eq!(file.checksum, checksum("SELECT 1;\nSELECT 2;\n"));

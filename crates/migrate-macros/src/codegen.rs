@@ -2,7 +2,7 @@
 
 use migrate_core::{layout, Diagnostic, Folder};
 use proc_macro2::{Literal, Span, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
 use std::path::Path;
 
 /// One `compile_error!` per problem, all pointing at the folder argument.
@@ -11,10 +11,23 @@ pub fn errors(problems: &[Diagnostic], span: Span) -> TokenStream {
     quote! {{ #(#errors)* }}
 }
 
+/// A compiler warning on stable Rust: using a `#[deprecated]` item makes
+/// rustc print its note, at the span of the use (the folder argument).
+fn warning(diagnostic: &Diagnostic, span: Span) -> TokenStream {
+    let note = diagnostic.to_string();
+    quote_spanned! {span=>
+        {
+            #[deprecated(note = #note)]
+            struct MigrationLint;
+            let _ = MigrationLint;
+        }
+    }
+}
+
 /// A `Migrations` value in the layout of [`migrate_core::layout`]. The SQL
 /// is embedded with `include_str!` on each file, so editing or removing a
 /// file makes cargo rebuild the caller even without a build script.
-pub fn migrations(folder: &Folder, dir: &Path, span: Span) -> TokenStream {
+pub fn migrations(folder: &Folder, dir: &Path, warnings: &[Diagnostic], span: Span) -> TokenStream {
     let packed = match layout::pack(&folder.migrations) {
         Ok(packed) => packed,
         Err(e) => return errors(&[Diagnostic::error(dir.to_string_lossy(), e)], span),
@@ -24,7 +37,9 @@ pub fn migrations(folder: &Folder, dir: &Path, span: Span) -> TokenStream {
     let index = Literal::byte_string(&packed.index);
     let statements = Literal::byte_string(&packed.statements);
     let dir = dir.to_string_lossy();
+    let warnings = warnings.iter().map(|w| warning(w, span));
     quote! {{
+        #(#warnings)*
         const EMBEDDED: &::migrate_runtime::__private::Embedded = &::migrate_runtime::__private::Embedded {
             text: ::core::concat!(#(::core::include_str!(#paths)),*),
             names: #names,

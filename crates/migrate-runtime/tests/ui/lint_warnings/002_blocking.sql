@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS idx_profiles_email ON profiles (email);
