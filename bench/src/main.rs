@@ -54,7 +54,13 @@ async fn main() {
             ours.push(ms(o));
             floors.push(ms(f));
         }
-        row(&mut out, &format!("apply {n} files locally (median of 3)"), median(ours), median(floors), "ms");
+        row(
+            &mut out,
+            &format!("apply {n} files locally (median of 3)"),
+            median(ours),
+            median(floors),
+            "ms",
+        );
     }
 
     let proxy = proxy::start(cluster.port(), Duration::from_micros(2500)).await;
