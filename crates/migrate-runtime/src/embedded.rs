@@ -42,11 +42,11 @@ impl Migrations {
         if !folder.problems.is_empty() {
             return Err(folder.problems);
         }
-        Self::from_folder(&folder)
+        Self::from_folder(&folder, &dir.to_string_lossy())
     }
 
-    fn from_folder(folder: &Folder) -> Result<Self, Vec<Diagnostic>> {
-        let packed = layout::pack(&folder.migrations).map_err(|e| vec![Diagnostic::error("migrations", e)])?;
+    fn from_folder(folder: &Folder, shown_as: &str) -> Result<Self, Vec<Diagnostic>> {
+        let packed = layout::pack(&folder.migrations).map_err(|e| vec![Diagnostic::error(shown_as, e)])?;
         let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
         let data = Embedded {
             text: leak(packed.text),
