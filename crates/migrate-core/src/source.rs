@@ -325,6 +325,36 @@ mod tests {
     }
 
     #[test]
+    fn every_lint_can_be_allowed_for_the_file_or_its_statement() {
+        let triggers = [
+            ("missing-if-not-exists", "CREATE TABLE t (id int);"),
+            ("missing-if-exists", "DROP INDEX i;"),
+            ("destructive-change", "TRUNCATE t;"),
+            (
+                "foreign-key-without-on-delete",
+                "CREATE TABLE IF NOT EXISTS c (p int REFERENCES p(id));",
+            ),
+            ("blocking-index", "CREATE INDEX IF NOT EXISTS i ON existing (a);"),
+        ];
+        for (lint, sql) in triggers {
+            let fired = warnings(&format!("SELECT 1;\n{sql}"));
+            assert_eq!(fired.len(), 1, "{lint}: {fired:?}");
+            assert!(fired[0].ends_with(&format!("[{lint}]")), "{fired:?}");
+            assert!(
+                warnings(&format!("-- migrate: allow({lint})\nSELECT 1;\n{sql}")).is_empty(),
+                "{lint}"
+            );
+            assert!(
+                warnings(&format!("SELECT 1;\n{sql} -- migrate: allow({lint})")).is_empty(),
+                "{lint}"
+            );
+        }
+        let header = "-- Migration 002: copied\nSELECT 1;";
+        assert!(warnings(header)[0].ends_with("[header-number-mismatch]"));
+        assert!(warnings(&format!("-- migrate: allow(header-number-mismatch)\n{header}")).is_empty());
+    }
+
+    #[test]
     fn an_allow_must_name_a_lint_and_apply_to_something() {
         let e = errors("-- migrate: allow(destructive-changes)\nSELECT 1;");
         assert_eq!(e, vec!["m/001_x.sql:1:1:`allow(destructive-changes)` names no lint"]);
