@@ -48,92 +48,90 @@ impl Runner {
                 versions(self)
             )));
         }
-        let locked = self.lock(pool).await?;
-        let result = async {
-            let rows = history::read(locked.client(), &locked.table).await?.unwrap_or_default();
-            let plan = Plan::new(self.migrations(), &rows);
-            if let Some(later) = plan
-                .entries
-                .iter()
-                .find(|e| e.row.is_some() && e.version.is_some_and(|v| v > through))
-            {
-                return Err(Error::Refused(format!(
-                    "cannot baseline through version {through}: {} is already applied; a baseline only \
-                     describes a database that has nothing later",
-                    later.file_name
-                )));
-            }
-            let to_record: Vec<Migration> = plan
-                .entries
-                .iter()
-                .filter(|e| e.state == State::Pending)
-                .filter_map(|e| e.migration)
-                .filter(|m| m.version() <= through)
-                .collect();
-            if !to_record.is_empty() {
-                let sql: String = to_record
+        self.lock(pool)
+            .await?
+            .hold(async |locked| {
+                let rows = history::read(locked.client(), &locked.table).await?.unwrap_or_default();
+                let plan = Plan::new(self.migrations(), &rows);
+                if let Some(later) = plan
+                    .entries
                     .iter()
-                    .map(|m| history::record(&locked.table, m, "NULL"))
+                    .find(|e| e.row.is_some() && e.version.is_some_and(|v| v > through))
+                {
+                    return Err(Error::Refused(format!(
+                        "cannot baseline through version {through}: {} is already applied; a baseline only \
+                     describes a database that has nothing later",
+                        later.file_name
+                    )));
+                }
+                let to_record: Vec<Migration> = plan
+                    .entries
+                    .iter()
+                    .filter(|e| e.state == State::Pending)
+                    .filter_map(|e| e.migration)
+                    .filter(|m| m.version() <= through)
                     .collect();
-                locked
-                    .client()
-                    .batch_execute(&sql)
-                    .await
-                    .map_err(Error::db(format!("recording the baseline in {}", locked.table)))?;
-            }
-            let recorded: Vec<String> = to_record.iter().map(|m| m.file_name().to_string()).collect();
-            for file in &recorded {
-                tracing::info!("Baselined: {file} (recorded as applied, not run)");
-            }
-            Ok(recorded)
-        }
-        .await;
-        locked.release().await;
-        result
+                if !to_record.is_empty() {
+                    let sql: String = to_record
+                        .iter()
+                        .map(|m| history::record(&locked.table, m, "NULL"))
+                        .collect();
+                    locked
+                        .client()
+                        .batch_execute(&sql)
+                        .await
+                        .map_err(Error::db(format!("recording the baseline in {}", locked.table)))?;
+                }
+                let recorded: Vec<String> = to_record.iter().map(|m| m.file_name().to_string()).collect();
+                for file in &recorded {
+                    tracing::info!("Baselined: {file} (recorded as applied, not run)");
+                }
+                Ok(recorded)
+            })
+            .await
     }
 
     /// Deletes the tracking row of `file_name` (the exact file name), so
     /// that the file runs again. Returns the removed row.
     pub async fn forget(&self, pool: &Pool, file_name: &str) -> Result<AppliedRow, Error> {
-        let locked = self.lock(pool).await?;
-        let result = async {
-            let rows = history::read(locked.client(), &locked.table).await?.unwrap_or_default();
-            let Some(row) = rows.iter().find(|r| r.file_name == file_name).cloned() else {
-                let close: Vec<&str> = rows
-                    .iter()
-                    .map(|r| r.file_name.as_str())
-                    .filter(|n| {
-                        n.contains(file_name) || n.get(..3).is_some_and(|version| file_name.starts_with(version))
-                    })
-                    .collect();
-                return Err(Error::Refused(format!(
-                    "no applied migration is named `{file_name}`{}; `forget` needs the exact file name",
-                    if close.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (did you mean {}?)", close.join(", "))
-                    }
-                )));
-            };
-            let sql = format!(
-                "DELETE FROM {} WHERE filename = {}",
-                locked.table,
-                quote_literal(file_name)
-            );
-            locked
-                .client()
-                .batch_execute(&sql)
-                .await
-                .map_err(Error::db(format!("deleting {file_name} from {}", locked.table)))?;
-            tracing::info!(
-                "Forgot: {file_name} (applied at {})",
-                row.applied_at.as_deref().unwrap_or("unknown")
-            );
-            Ok(row)
-        }
-        .await;
-        locked.release().await;
-        result
+        self.lock(pool)
+            .await?
+            .hold(async |locked| {
+                let rows = history::read(locked.client(), &locked.table).await?.unwrap_or_default();
+                let Some(row) = rows.iter().find(|r| r.file_name == file_name).cloned() else {
+                    let close: Vec<&str> = rows
+                        .iter()
+                        .map(|r| r.file_name.as_str())
+                        .filter(|n| {
+                            n.contains(file_name) || n.get(..3).is_some_and(|version| file_name.starts_with(version))
+                        })
+                        .collect();
+                    return Err(Error::Refused(format!(
+                        "no applied migration is named `{file_name}`{}; `forget` needs the exact file name",
+                        if close.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (did you mean {}?)", close.join(", "))
+                        }
+                    )));
+                };
+                let sql = format!(
+                    "DELETE FROM {} WHERE filename = {}",
+                    locked.table,
+                    quote_literal(file_name)
+                );
+                locked
+                    .client()
+                    .batch_execute(&sql)
+                    .await
+                    .map_err(Error::db(format!("deleting {file_name} from {}", locked.table)))?;
+                tracing::info!(
+                    "Forgot: {file_name} (applied at {})",
+                    row.applied_at.as_deref().unwrap_or("unknown")
+                );
+                Ok(row)
+            })
+            .await
     }
 }
 

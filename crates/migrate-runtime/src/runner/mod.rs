@@ -109,10 +109,10 @@ impl Runner {
                 });
             }
         }
-        let session = Locked::take(client, &self.table, self.lock_poll_max).await?;
-        let result = self.migrate(&session).await;
-        session.release().await;
-        result
+        Locked::take(client, &self.table, self.lock_poll_max)
+            .await?
+            .hold(async |session| self.migrate(session).await)
+            .await
     }
 
     async fn migrate(&self, session: &Locked) -> Result<Report, Error> {
@@ -208,10 +208,17 @@ impl Locked {
         self.client.as_ref().expect("present until drop")
     }
 
+    /// Runs `work` under the lock, then releases it whatever the outcome.
+    pub(crate) async fn hold<T>(self, work: impl AsyncFnOnce(&Locked) -> Result<T, Error>) -> Result<T, Error> {
+        let result = work(&self).await;
+        self.release().await;
+        result
+    }
+
     /// Releases the lock before the connection closes, so that it is free
     /// when the caller gets its result, not when the server notices the
     /// closed connection. Best effort: closing releases it anyway.
-    pub(crate) async fn release(self) {
+    async fn release(self) {
         if let Err(e) = self
             .client()
             .batch_execute(&format!("SELECT pg_advisory_unlock({})", self.key))
