@@ -33,7 +33,7 @@ fn probe(n: usize) -> (f64, u64, u64) {
         format!(
             "[package]\nname = \"probe\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\n\
              migrate-runtime = {{ path = \"{}\" }}\n\n[profile.release]\nstrip = true\n\n[workspace]\n",
-            workspace.join("crates/migrate-runtime").display()
+            workspace.join("migrate-runtime").display()
         ),
     )
     .unwrap();

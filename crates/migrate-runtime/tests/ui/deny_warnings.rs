@@ -1,7 +1,0 @@
-use migrate_runtime::{embed_migrations, Migrations};
-
-static MIGRATIONS: Migrations = embed_migrations!("tests/ui/deny_warnings", deny_warnings);
-
-fn main() {
-    let _ = MIGRATIONS.len();
-}

@@ -1,7 +1,0 @@
-use migrate_runtime::{embed_migrations, Migrations};
-
-static MIGRATIONS: Migrations = embed_migrations!("tests/ui/missing_folder");
-
-fn main() {
-    let _ = MIGRATIONS.len();
-}

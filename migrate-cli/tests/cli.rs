@@ -1,0 +1,185 @@
+//! The `migrate` binary, run as a user would.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn migrate(dir: &Path, args: &[&str], url: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_migrate"));
+    cmd.args(args).current_dir(dir).env_remove("DATABASE_URL");
+    if let Some(url) = url {
+        cmd.env("DATABASE_URL", url);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn cluster() -> &'static throwaway_pg::Cluster {
+    throwaway_pg::shared().unwrap_or_else(|e| panic!("cannot start a throwaway PostgreSQL: {e}"))
+}
+
+#[test]
+fn new_numbers_names_and_never_clobbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = migrate(dir.path(), &["new", "Add", "Email Verification"], None);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let created = dir.path().join("migrations/001_add_email_verification.sql");
+    let header = std::fs::read_to_string(&created).unwrap();
+    assert!(
+        header.contains("-- Migration 001: Add Email Verification\n"),
+        "{header}"
+    );
+    assert!(header.contains("-- Date: 20"), "{header}");
+    std::fs::write(dir.path().join("migrations/007_x.sql"), "SELECT 1;").unwrap();
+    let out = migrate(dir.path(), &["new", "next one"], None);
+    assert_eq!(text(&out).0.trim(), "Created migrations/008_next_one.sql");
+    std::fs::write(&created, "SELECT 'kept';").unwrap();
+    let out = migrate(dir.path(), &["new", "add email verification"], None);
+    assert!(!out.status.success());
+    assert_eq!(
+        text(&out).1.trim(),
+        "error: migrations/001_add_email_verification.sql already exists with this name; give the new migration another name"
+    );
+    assert_eq!(std::fs::read_to_string(&created).unwrap(), "SELECT 'kept';");
+    assert!(!dir.path().join("migrations/009_add_email_verification.sql").exists());
+}
+
+#[test]
+fn check_prints_every_problem_as_file_line_col_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("migrations");
+    std::fs::create_dir(&m).unwrap();
+    std::fs::write(m.join("001_ok.sql"), "SELECT 1;").unwrap();
+    std::fs::write(m.join("002_tx.sql"), "BEGIN;\nSELECT 1;\n  COMMIT;").unwrap();
+    std::fs::write(m.join("1_feature.sql"), "SELECT 1;").unwrap();
+    let out = migrate(dir.path(), &["check"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let (stdout, stderr) = text(&out);
+    assert!(stdout.is_empty());
+    let problems: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("  help:")).collect();
+    assert_eq!(problems.len(), 3, "{stderr}");
+    assert!(
+        problems[0].starts_with("migrations/1_feature.sql: `1_feature.sql` is not a valid"),
+        "{stderr}"
+    );
+    assert!(
+        problems[1].starts_with("migrations/002_tx.sql:1:1: transaction control `BEGIN`"),
+        "{stderr}"
+    );
+    assert!(
+        problems[2].starts_with("migrations/002_tx.sql:3:3: transaction control `COMMIT`"),
+        "{stderr}"
+    );
+
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let out = migrate(dir.path(), &["check", example.to_str().unwrap()], None);
+    assert!(out.status.success());
+    assert_eq!(text(&out), (String::new(), String::new()), "the example prints nothing");
+}
+
+#[tokio::test]
+async fn operations_against_a_database() {
+    let url = cluster().create_database().await.unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = migrate(&root, &["up", "--dry-run", "--target", "2"], Some(&url));
+    assert_eq!(
+        text(&out).0,
+        "Would apply 2 migration(s), in this order:\n  001_subscription_system.sql\n  002_fix_features.sql\n"
+    );
+    let out = migrate(&root, &["up"], Some(&url));
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(
+        text(&out).1.contains("Applied: 003_add_email_verification.sql"),
+        "{:?}",
+        text(&out)
+    );
+    let (status, _) = text(&migrate(&root, &["status"], Some(&url)));
+    assert_eq!(status.lines().count(), 4, "{status}");
+    assert!(
+        status
+            .lines()
+            .nth(3)
+            .unwrap()
+            .starts_with("003      003_add_email_verification.sql  applied"),
+        "{status}"
+    );
+    let out = migrate(&root, &["verify"], Some(&url));
+    assert_eq!(text(&out).0, "OK: 3 applied migration(s) match their files\n");
+    let out = migrate(&root, &["forget", "003_add_email_verification.sql"], Some(&url));
+    assert!(
+        text(&out)
+            .0
+            .starts_with("Removed 003_add_email_verification.sql (applied at 20"),
+        "{:?}",
+        text(&out)
+    );
+}
+
+#[test]
+fn connection_problems_are_one_clear_line_without_the_password() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let port = cluster().port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cases = [
+        (
+            "postgresql://bob:s3cr3t@127.0.0.1:notaport/db",
+            "the database URL is malformed",
+        ),
+        (
+            &format!("postgresql://bob:s3cr3t@127.0.0.1:{closed}/db") as &str,
+            "PostgreSQL did not accept connections within",
+        ),
+        (
+            &format!("postgresql://bob:s3cr3t@127.0.0.1:{port}/postgres"),
+            "password authentication failed for user \"bob\"",
+        ),
+        (
+            &format!("postgresql://postgres:s3cr3t@127.0.0.1:{port}/nope"),
+            "database \"nope\" does not exist",
+        ),
+    ];
+    for (url, expected) in cases {
+        let out = migrate(&root, &["status", "--connect-timeout", "1"], Some(url));
+        assert_eq!(out.status.code(), Some(1), "{url}");
+        let (_, stderr) = text(&out);
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+        assert_eq!(errors.len(), 1, "{stderr}");
+        assert!(errors[0].contains(expected), "{url}: {stderr}");
+        assert!(!stderr.contains("s3cr3t"), "{stderr}");
+    }
+}
+
+#[test]
+fn check_reports_lint_warnings_and_can_deny_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("migrations");
+    std::fs::create_dir(&m).unwrap();
+    std::fs::write(m.join("001_drop.sql"), "SELECT 1;\nDROP TABLE IF EXISTS legacy;\n").unwrap();
+    let out = migrate(dir.path(), &["check"], None);
+    assert!(out.status.success(), "warnings alone do not fail");
+    let (_, stderr) = text(&out);
+    assert!(
+        stderr.starts_with("migrations/001_drop.sql:2:1: `DROP TABLE` destroys"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[destructive-change]"), "{stderr}");
+    let out = migrate(dir.path(), &["check", "--deny-warnings"], None);
+    assert_eq!(out.status.code(), Some(1));
+    std::fs::write(
+        m.join("001_drop.sql"),
+        "SELECT 1;\nDROP TABLE IF EXISTS legacy; -- migrate: allow(destructive-change)\n",
+    )
+    .unwrap();
+    let out = migrate(dir.path(), &["check", "--deny-warnings"], None);
+    assert!(out.status.success());
+    assert_eq!(text(&out).1, "");
+}

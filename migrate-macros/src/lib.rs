@@ -1,0 +1,72 @@
+//! `embed_migrations!`: reads a migrations folder at compile time, applies
+//! every check of `migrate-core`, and expands to a `migrate_runtime::Migrations`
+//! value (usable in a `static`), or to one `compile_error!` per problem.
+//! Lint findings become compiler warnings, or errors with `deny_warnings`.
+//!
+//! Use it through `migrate_runtime::embed_migrations!`.
+
+#![warn(missing_docs)]
+
+mod codegen;
+
+use proc_macro::TokenStream;
+use std::path::PathBuf;
+use syn::parse::{Parse, ParseStream};
+use syn::{parse_macro_input, Ident, LitStr, Token};
+
+/// `embed_migrations!("migrations")`: the folder, relative to the calling
+/// crate's `Cargo.toml`. `embed_migrations!("migrations", deny_warnings)`
+/// turns lint warnings into errors.
+#[proc_macro]
+pub fn embed_migrations(input: TokenStream) -> TokenStream {
+    let args = parse_macro_input!(input as Args);
+    let path = args.path;
+    let dir = manifest_dir().join(path.value());
+    let folder = match migrate_core::load_dir(&dir, &path.value()) {
+        Err(problem) => return codegen::errors(&[problem], path.span()).into(),
+        Ok(folder) => folder,
+    };
+    let warnings: Vec<_> = folder.warnings().cloned().collect();
+    if args.deny_warnings {
+        let all: Vec<_> = folder.problems.iter().chain(&warnings).cloned().collect();
+        if !all.is_empty() {
+            return codegen::errors(&all, path.span()).into();
+        }
+    } else if !folder.problems.is_empty() {
+        return codegen::errors(&folder.problems, path.span()).into();
+    }
+    codegen::migrations(&folder, &dir, &warnings, path.span()).into()
+}
+
+struct Args {
+    path: LitStr,
+    deny_warnings: bool,
+}
+
+impl Parse for Args {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let path = input.parse()?;
+        let mut deny_warnings = false;
+        if input.parse::<Option<Token![,]>>()?.is_some() && !input.is_empty() {
+            let option: Ident = input.parse()?;
+            if option != "deny_warnings" {
+                return Err(syn::Error::new(
+                    option.span(),
+                    "unknown option; the only option is `deny_warnings`",
+                ));
+            }
+            deny_warnings = true;
+            input.parse::<Option<Token![,]>>()?;
+        }
+        Ok(Args { path, deny_warnings })
+    }
+}
+
+/// The calling crate's manifest folder. trybuild builds its test cases in a
+/// generated crate, so it passes the real one in `MIGRATE_MACROS_MANIFEST_DIR`.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("MIGRATE_MACROS_MANIFEST_DIR")
+        .or_else(|| std::env::var_os("CARGO_MANIFEST_DIR"))
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}

@@ -1,0 +1,103 @@
+//! A clap subcommand an application mounts, so that `myapp migrate status`
+//! answers for the migrations `myapp` embedded:
+//!
+//! ```ignore
+//! #[derive(clap::Parser)]
+//! enum Cli {
+//!     Serve,
+//!     #[command(subcommand)]
+//!     Migrate(migrate_runtime::cli::Command),
+//! }
+//! // ...
+//! Cli::Migrate(command) => print!("{}", command.run(MIGRATIONS.runner(), &pool).await?),
+//! ```
+
+use crate::{Error, Runner};
+use deadpool_postgres::Pool;
+
+/// The operations on a database: `status`, `up`, `verify`, `baseline`, `forget`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum Command {
+    /// Show every migration: applied, pending, changed, missing or future.
+    Status,
+    /// Apply pending migrations.
+    Up {
+        /// Apply nothing newer than this version.
+        #[arg(long, value_name = "NNN")]
+        target: Option<u64>,
+        /// Print what would be applied, and apply nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Exit non-zero when an applied migration changed or no longer exists.
+    Verify,
+    /// Record the migrations up to a version as applied, without running them.
+    Baseline {
+        /// The newest version to record.
+        #[arg(long, value_name = "NNN")]
+        through: u64,
+    },
+    /// Delete one tracking row, so that its file runs again.
+    Forget {
+        /// The exact file name, e.g. 004_add_feature.sql.
+        file: String,
+    },
+}
+
+impl Command {
+    /// Runs the command with `runner`'s migrations and options; returns the
+    /// text to print.
+    pub async fn run(&self, runner: Runner, pool: &Pool) -> Result<String, Error> {
+        match self {
+            Command::Status => Ok(runner.status(pool).await?.render()),
+            Command::Up { target, dry_run } => {
+                let runner = match target {
+                    Some(t) => runner.target(*t),
+                    None => runner,
+                };
+                if *dry_run {
+                    let pending = runner.dry_run(pool).await?;
+                    if pending.is_empty() {
+                        return Ok("Nothing to apply: the database is up to date\n".to_string());
+                    }
+                    let mut out = format!("Would apply {} migration(s), in this order:\n", pending.len());
+                    for m in pending {
+                        let mode = if m.no_transaction() { " (no transaction)" } else { "" };
+                        out.push_str(&format!("  {}{mode}\n", m.file_name()));
+                    }
+                    return Ok(out);
+                }
+                let report = runner.run(pool).await?;
+                Ok(if report.up_to_date() {
+                    "Database is up to date\n".to_string()
+                } else {
+                    format!("Applied {} migration(s)\n", report.applied.len())
+                })
+            }
+            Command::Verify => {
+                let plan = runner.verify(pool).await?;
+                let applied = plan
+                    .entries
+                    .iter()
+                    .filter(|e| e.row.is_some() && e.migration.is_some())
+                    .count();
+                Ok(format!("OK: {applied} applied migration(s) match their files\n"))
+            }
+            Command::Baseline { through } => {
+                let recorded = runner.baseline(pool, *through).await?;
+                Ok(if recorded.is_empty() {
+                    format!("Nothing to record: every migration through {through:03} is already recorded\n")
+                } else {
+                    format!("Recorded as applied, without running them: {}\n", recorded.join(", "))
+                })
+            }
+            Command::Forget { file } => {
+                let row = runner.forget(pool, file).await?;
+                Ok(format!(
+                    "Removed {file} (applied at {}) from the history; it runs again on the next `up`\n",
+                    row.applied_at.as_deref().unwrap_or("an unknown time")
+                ))
+            }
+        }
+    }
+}

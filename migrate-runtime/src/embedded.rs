@@ -1,0 +1,200 @@
+//! The migrations a binary carries: what `embed_migrations!` expands to.
+
+use migrate_core::{Diagnostic, Folder};
+use std::path::Path;
+
+/// The data behind [`Migrations`]. Generated code only; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    /// Migrations in the layout of `migrate_core::layout`.
+    pub struct Embedded {
+        /// Every file's text, in version order, as on disk (BOM included).
+        pub text: &'static str,
+        /// Every file name, concatenated.
+        pub names: &'static str,
+        pub index: &'static [u8],
+        pub statements: &'static [u8],
+        /// The folder the macro read, in debug builds.
+        pub source_dir: Option<&'static str>,
+    }
+}
+
+use __private::Embedded;
+use migrate_core::layout;
+
+/// A set of migrations, in version order: what `embed_migrations!` expands
+/// to, or what [`Migrations::from_dir`] reads at run time.
+#[derive(Clone, Copy)]
+pub struct Migrations {
+    data: &'static Embedded,
+}
+
+impl Migrations {
+    #[doc(hidden)]
+    pub const fn __embedded(data: &'static Embedded) -> Self {
+        Migrations { data }
+    }
+
+    /// Reads and checks a folder at run time with the same rules as the
+    /// macro. The contents stay in memory for the rest of the process.
+    pub fn from_dir(dir: &Path) -> Result<Self, Vec<Diagnostic>> {
+        let folder = migrate_core::load_dir(dir, &dir.to_string_lossy()).map_err(|d| vec![d])?;
+        if !folder.problems.is_empty() {
+            return Err(folder.problems);
+        }
+        Self::from_folder(&folder, &dir.to_string_lossy())
+    }
+
+    fn from_folder(folder: &Folder, shown_as: &str) -> Result<Self, Vec<Diagnostic>> {
+        let packed = layout::pack(&folder.migrations).map_err(|e| vec![Diagnostic::error(shown_as, e)])?;
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        let data = Embedded {
+            text: leak(packed.text),
+            names: leak(packed.names),
+            index: Vec::leak(packed.index),
+            statements: Vec::leak(packed.statements),
+            source_dir: None,
+        };
+        Ok(Migrations {
+            data: Box::leak(Box::new(data)),
+        })
+    }
+
+    /// How many migrations are embedded.
+    pub fn len(&self) -> usize {
+        self.data.index.len() / layout::ENTRY_LEN
+    }
+
+    /// Whether no migration is embedded.
+    pub fn is_empty(&self) -> bool {
+        self.data.index.is_empty()
+    }
+
+    /// The migrations in version order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Migration> + DoubleEndedIterator + '_ {
+        (0..self.len()).map(|index| Migration { data: self.data, index })
+    }
+
+    /// The migration with this exact file name.
+    pub fn find(&self, file_name: &str) -> Option<Migration> {
+        self.iter().find(|m| m.file_name() == file_name)
+    }
+
+    /// The folder the macro read, in debug builds.
+    pub fn source_dir(&self) -> Option<&'static str> {
+        self.data.source_dir
+    }
+
+    /// A runner with default options; see [`Runner`](crate::Runner).
+    pub fn runner(&self) -> crate::Runner {
+        crate::Runner::new(*self)
+    }
+
+    /// Applies every pending migration; see [`Runner::run`](crate::Runner::run).
+    pub async fn run(&self, pool: &deadpool_postgres::Pool) -> Result<crate::Report, crate::Error> {
+        self.runner().run(pool).await
+    }
+}
+
+impl std::fmt::Debug for Migrations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter().map(|m| m.file_name())).finish()
+    }
+}
+
+/// One embedded migration file.
+#[derive(Clone, Copy)]
+pub struct Migration {
+    data: &'static Embedded,
+    index: usize,
+}
+
+impl Migration {
+    fn entry(&self) -> layout::Entry {
+        layout::entry(self.data.index, self.index)
+    }
+
+    fn previous(&self) -> Option<layout::Entry> {
+        self.index.checked_sub(1).map(|i| layout::entry(self.data.index, i))
+    }
+
+    /// The number the file name starts with.
+    pub fn version(&self) -> u64 {
+        self.entry().version
+    }
+
+    /// `NNN_name.sql`, as recorded in the tracking table.
+    pub fn file_name(&self) -> &'static str {
+        let start = self.previous().map_or(0, |e| e.name_end);
+        &self.data.names[start..self.entry().name_end]
+    }
+
+    /// The file's SQL, byte for byte, without a leading BOM.
+    pub fn sql(&self) -> &'static str {
+        let entry = self.entry();
+        let start = self.previous().map_or(0, |e| e.text_end);
+        let start = if entry.bom {
+            start + '\u{feff}'.len_utf8()
+        } else {
+            start
+        };
+        &self.data.text[start..entry.text_end]
+    }
+
+    /// SHA-256 of the SQL with CRLF read as LF.
+    pub fn checksum(&self) -> [u8; 32] {
+        self.entry().checksum
+    }
+
+    /// The checksum as stored in the tracking table (lowercase hex).
+    pub fn checksum_hex(&self) -> String {
+        migrate_core::to_hex(&self.checksum())
+    }
+
+    /// Whether the file runs statement by statement outside a transaction
+    /// (`-- migrate: no-transaction`).
+    pub fn no_transaction(&self) -> bool {
+        self.entry().no_transaction
+    }
+
+    /// The statements psql would send for this file.
+    pub fn statements(&self) -> impl ExactSizeIterator<Item = Statement> {
+        let first = self.previous().map_or(0, |e| e.statements_end);
+        let (sql, statements) = (self.sql(), self.data.statements);
+        (first..self.entry().statements_end).map(move |i| {
+            let (start, end) = layout::statement(statements, i);
+            Statement { sql, start, end }
+        })
+    }
+}
+
+impl std::fmt::Debug for Migration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.file_name())
+    }
+}
+
+/// One statement of a migration file.
+#[derive(Debug, Clone, Copy)]
+pub struct Statement {
+    sql: &'static str,
+    start: usize,
+    end: usize,
+}
+
+impl Statement {
+    /// The statement's SQL, as written in the file.
+    pub fn text(&self) -> &'static str {
+        &self.sql[self.start..self.end]
+    }
+
+    /// Byte offset of the statement in its file's SQL.
+    pub fn offset(&self) -> usize {
+        self.start
+    }
+
+    /// 1-based line and column (in characters) where the statement starts.
+    pub fn line_col(&self) -> (u32, u32) {
+        migrate_core::position::line_col(self.sql, self.start)
+    }
+}

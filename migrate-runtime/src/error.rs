@@ -1,0 +1,131 @@
+//! What can go wrong, with enough detail to fix it without a debugger.
+
+use std::fmt;
+use std::time::Duration;
+
+/// An error from running or inspecting migrations.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The server did not accept connections within the configured limit.
+    #[error("PostgreSQL did not accept connections within {waited:?} ({attempts} attempts); last error: {last}")]
+    Unavailable {
+        /// How long the runner waited.
+        waited: Duration,
+        /// How many connection attempts failed.
+        attempts: u32,
+        /// The last attempt's error.
+        last: String,
+    },
+    /// A failure that waiting cannot fix: wrong password, missing database, ...
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Connect(String),
+    /// The history in the database does not match the migrations.
+    #[error("{}", list("the migration history does not match the migrations", .0))]
+    Validation(Vec<String>),
+    /// A migration file failed; see [`MigrationError`].
+    #[error(transparent)]
+    Migration(Box<MigrationError>),
+    /// A request of the operations API that cannot be honoured.
+    #[error("{0}")]
+    Refused(String),
+    /// A query of the runner itself (history, lock) failed.
+    #[error("{context}: {}", describe(.source))]
+    Database {
+        /// What the runner was doing.
+        context: String,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn db(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Database { context, source }
+    }
+}
+
+fn list(title: &str, items: &[String]) -> String {
+    let mut out = format!("{title}:");
+    for item in items {
+        out.push_str("\n  - ");
+        out.push_str(item);
+    }
+    out
+}
+
+/// A server error on one line: `ERROR 42P01: relation "x" does not exist`.
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
+        None => e.to_string(),
+    }
+}
+
+/// A migration file that failed: which statement, where, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationError {
+    /// The file that failed, such as `002_fix_features.sql`.
+    pub file_name: String,
+    /// 1-based line and column (in characters) in the file.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
+    /// 1-based index of the failing statement, and how many the file has.
+    pub statement: usize,
+    /// How many statements the file has.
+    pub statements: usize,
+    /// The failing statement's first line.
+    pub statement_start: String,
+    /// SQLSTATE, or empty when the connection failed rather than the statement.
+    pub code: String,
+    /// The server's message.
+    pub message: String,
+    /// The server's DETAIL, if any.
+    pub detail: Option<String>,
+    /// The server's HINT, if any.
+    pub hint: Option<String>,
+    /// For a `no-transaction` file: statements that succeeded and stay applied.
+    pub completed: Option<usize>,
+}
+
+impl std::error::Error for MigrationError {}
+
+impl fmt::Display for MigrationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "migration {file} failed at {file}:{}:{} (statement {} of {}: `{}`)",
+            self.line,
+            self.column,
+            self.statement,
+            self.statements,
+            self.statement_start,
+            file = self.file_name
+        )?;
+        if self.code.is_empty() {
+            write!(f, "\n  {}", self.message)?;
+        } else {
+            write!(f, "\n  ERROR {}: {}", self.code, self.message)?;
+        }
+        if let Some(detail) = &self.detail {
+            write!(f, "\n  DETAIL: {detail}")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  HINT: {hint}")?;
+        }
+        match self.completed {
+            None => write!(f, "\n  nothing of this file was applied; earlier files stay applied"),
+            Some(0) => write!(
+                f,
+                "\n  no statement of this no-transaction file completed; earlier files stay applied"
+            ),
+            Some(n) => write!(
+                f,
+                "\n  this file runs without a transaction: statements 1 to {n} ran and stay applied; \
+                 make the file safe to run again (IF NOT EXISTS / IF EXISTS), then rerun"
+            ),
+        }
+    }
+}

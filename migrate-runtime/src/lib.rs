@@ -1,0 +1,52 @@
+//! Applies PostgreSQL migrations embedded in the binary by
+//! [`embed_migrations!`], exactly once, even when many instances start at
+//! the same time.
+//!
+//! ```no_run
+//! use migrate_runtime::{embed_migrations, Migrations};
+//!
+//! // A folder relative to your crate's Cargo.toml, checked by `cargo build`
+//! // (here the example set of this repository; usually "migrations").
+//! static MIGRATIONS: Migrations = embed_migrations!("../migrations");
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let url = std::env::var("DATABASE_URL")?;
+//!     let pool = migrate_runtime::pool_from_url(&url, 8)?; // or your own deadpool Pool
+//!     let report = MIGRATIONS.run(&pool).await?;
+//!     println!("{} applied", report.applied.len());
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Add a one-line build script so that a new file triggers a rebuild:
+//! `fn main() { println!("cargo:rerun-if-changed=migrations"); }`.
+
+#![warn(missing_docs)]
+
+#[cfg(feature = "cli")]
+pub mod cli;
+mod embedded;
+mod error;
+mod ops;
+mod plan;
+mod pool;
+mod report;
+mod runner;
+mod table;
+
+#[doc(hidden)]
+pub use embedded::__private;
+pub use embedded::{Migration, Migrations, Statement};
+pub use error::{Error, MigrationError};
+pub use migrate_core::Diagnostic;
+pub use plan::{AppliedRow, Entry, Plan, Policies, Policy, State};
+pub use pool::{pool_from_url, redact_url};
+pub use report::{Applied, Report};
+pub use runner::{lock_key, Runner};
+pub use table::TableName;
+
+/// Embeds a folder of migrations, checked at compile time:
+/// `static MIGRATIONS: Migrations = embed_migrations!("migrations");`
+/// The path is relative to the crate's `Cargo.toml`.
+pub use migrate_macros::embed_migrations;

@@ -1,0 +1,31 @@
+//! What a run did.
+
+use std::time::Duration;
+
+/// The outcome of [`Runner::run`](crate::Runner::run).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Files applied by this run, in order, with how long each took.
+    pub applied: Vec<Applied>,
+    /// Files recorded without a checksum (by an older tool) whose checksum
+    /// this run stored.
+    pub adopted: Vec<String>,
+    /// Everything tolerated under the validation policies.
+    pub warnings: Vec<String>,
+}
+
+/// One file applied by a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The file applied.
+    pub file_name: String,
+    /// How long its transaction took.
+    pub duration: Duration,
+}
+
+impl Report {
+    /// Whether the run found nothing to apply.
+    pub fn up_to_date(&self) -> bool {
+        self.applied.is_empty()
+    }
+}

@@ -1,0 +1,147 @@
+//! The tracking table: compatible with `db_init.py`'s, plus nullable columns.
+
+use super::query::{first_row, first_value};
+use crate::plan::AppliedRow;
+use crate::table::{quote_ident, quote_literal, TableName};
+use crate::Error;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+/// Returns a connection's session to how it was configured, as psql gives
+/// each file a fresh session: settings, role, prepared statements, cursors,
+/// listeners, cached plans, sequences state and temporary tables. Unlike
+/// `DISCARD ALL` it keeps advisory locks, and it may run in a transaction.
+pub(crate) const RESET_SESSION: &str = "SET SESSION AUTHORIZATION DEFAULT; RESET ROLE; RESET ALL; \
+     DEALLOCATE ALL; CLOSE ALL; UNLISTEN *; DISCARD PLANS; DISCARD SEQUENCES; DISCARD TEMP;";
+
+/// The history, oldest first; `None` when the table (or a column this
+/// project added) does not exist yet. One statement.
+pub(crate) async fn read(client: &Client, table: &TableName) -> Result<Option<Vec<AppliedRow>>, Error> {
+    let sql = format!("SELECT filename, checksum, applied_at::text, duration_ms FROM {table} ORDER BY id");
+    let messages = match client.simple_query(&sql).await {
+        Ok(messages) => messages,
+        Err(e)
+            if [
+                SqlState::UNDEFINED_TABLE,
+                SqlState::UNDEFINED_COLUMN,
+                SqlState::INVALID_SCHEMA_NAME,
+            ]
+            .iter()
+            .any(|c| e.code() == Some(c)) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(Error::db(format!("reading the migration history from {table}"))(e)),
+    };
+    Ok(Some(
+        messages
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(row) => Some(AppliedRow {
+                    file_name: row.get(0).unwrap_or_default().to_string(),
+                    checksum: row.get(1).map(str::to_string),
+                    applied_at: row.get(2).map(str::to_string),
+                    duration_ms: row.get(3).and_then(|d| d.parse().ok()),
+                }),
+                _ => None,
+            })
+            .collect(),
+    ))
+}
+
+/// The table with its schema spelled out: an unqualified name resolves
+/// through the connection's `search_path` once, before any migration can
+/// change it.
+pub(crate) async fn qualify(client: &Client, table: &TableName) -> Result<TableName, Error> {
+    if table.schema.is_some() {
+        return Ok(table.clone());
+    }
+    let schema = first_value(client, "SELECT current_schema()")
+        .await
+        .map_err(Error::db("resolving the tracking table's schema"))?
+        .ok_or_else(|| {
+            Error::Refused(format!(
+                "the search_path names no existing schema, so {table} has nowhere to live; qualify the table name (e.g. public.{})",
+                table.name
+            ))
+        })?;
+    Ok(table.in_schema(&schema))
+}
+
+/// Creates the schema, the table or the added columns if missing, and
+/// resets the session. One round trip when everything exists.
+pub(crate) async fn ensure(client: &Client, table: &TableName) -> Result<(), Error> {
+    let schema = table.schema.as_deref().expect("qualified table");
+    let regclass = quote_literal(&table.to_string());
+    let probe = format!(
+        "{RESET_SESSION} SELECT to_regnamespace({}) IS NOT NULL, to_regclass({regclass}) IS NOT NULL, \
+         (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass({regclass}) \
+          AND attname IN ('checksum', 'duration_ms') AND NOT attisdropped)",
+        quote_literal(&quote_ident(schema))
+    );
+    let row = first_row(client, &probe)
+        .await
+        .map_err(Error::db(format!("inspecting {table}")))?;
+    let field = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+    let mut ddl = String::new();
+    if field(0) != "t" {
+        ddl.push_str(&format!("CREATE SCHEMA IF NOT EXISTS {};\n", quote_ident(schema)));
+    }
+    if field(1) != "t" {
+        ddl.push_str(&create_table(table));
+    } else if field(2) != "2" {
+        ddl.push_str(&format!(
+            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS checksum TEXT, ADD COLUMN IF NOT EXISTS duration_ms INTEGER;\n"
+        ));
+    }
+    if ddl.is_empty() {
+        return Ok(());
+    }
+    client
+        .batch_execute(&ddl)
+        .await
+        .map_err(Error::db(format!("creating {table}")))
+}
+
+fn create_table(table: &TableName) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {table} (\n    id SERIAL PRIMARY KEY,\n    filename VARCHAR(255) UNIQUE NOT NULL,\n    \
+         applied_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP,\n    checksum TEXT,\n    duration_ms INTEGER\n);\n"
+    )
+}
+
+/// Stores the checksums of rows an older tool wrote without one.
+pub(crate) async fn adopt(client: &Client, table: &TableName, files: &[crate::Migration]) -> Result<(), Error> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let cases: String = files
+        .iter()
+        .map(|m| {
+            format!(
+                " WHEN {} THEN {}",
+                quote_literal(m.file_name()),
+                quote_literal(&m.checksum_hex())
+            )
+        })
+        .collect();
+    let names: Vec<String> = files.iter().map(|m| quote_literal(m.file_name())).collect();
+    let sql = format!(
+        "UPDATE {table} SET checksum = CASE filename{cases} END WHERE checksum IS NULL AND filename IN ({})",
+        names.join(", ")
+    );
+    client
+        .batch_execute(&sql)
+        .await
+        .map_err(Error::db(format!("storing adopted checksums in {table}")))
+}
+
+/// The statement that records `file` as applied; `duration` is a SQL
+/// expression for the milliseconds it took.
+pub(crate) fn record(table: &TableName, file: &crate::Migration, duration: &str) -> String {
+    format!(
+        "INSERT INTO {table} (filename, checksum, duration_ms) VALUES ({}, {}, {duration});",
+        quote_literal(file.file_name()),
+        quote_literal(&file.checksum_hex())
+    )
+}

@@ -1,0 +1,240 @@
+//! Applies pending migrations; see [`Runner`].
+
+mod apply;
+mod connect;
+pub(crate) mod history;
+pub(crate) mod lock;
+mod query;
+mod stale;
+
+use crate::plan::{Plan, Policies};
+use crate::report::{Applied, Report};
+use crate::table::TableName;
+use crate::{Error, Migrations};
+use deadpool_postgres::{Object, Pool};
+use std::time::{Duration, Instant};
+
+/// Applies [`Migrations`] with options; [`Migrations::run`] uses the
+/// defaults.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    migrations: Migrations,
+    table: TableName,
+    connect_timeout: Duration,
+    lock_poll_max: Duration,
+    policies: Policies,
+    target: Option<u64>,
+}
+
+impl Runner {
+    pub(crate) fn new(migrations: Migrations) -> Self {
+        Runner {
+            migrations,
+            table: TableName::default(),
+            connect_timeout: Duration::from_secs(30),
+            lock_poll_max: Duration::from_secs(1),
+            policies: Policies::default(),
+            target: None,
+        }
+    }
+
+    /// The tracking table, default `schema_migrations`; may be
+    /// schema-qualified (`tenant_42.schema_migrations`).
+    pub fn table(mut self, name: &str) -> Result<Self, Error> {
+        self.table = name.parse().map_err(Error::Refused)?;
+        Ok(self)
+    }
+
+    /// How long to wait for the server to accept connections (default 30 s).
+    pub fn connect_timeout(mut self, limit: Duration) -> Self {
+        self.connect_timeout = limit;
+        self
+    }
+
+    /// The longest pause between two attempts to take the lock (default 1 s).
+    pub fn lock_poll_max(mut self, pause: Duration) -> Self {
+        self.lock_poll_max = pause;
+        self
+    }
+
+    /// How validation treats history that does not match the migrations.
+    pub fn policies(mut self, policies: Policies) -> Self {
+        self.policies = policies;
+        self
+    }
+
+    /// Apply nothing newer than `version`.
+    pub fn target(mut self, version: u64) -> Self {
+        self.target = Some(version);
+        self
+    }
+
+    /// The migrations this runner applies.
+    pub fn migrations(&self) -> &Migrations {
+        &self.migrations
+    }
+
+    /// The tracking table.
+    pub fn table_name(&self) -> &TableName {
+        &self.table
+    }
+
+    pub(crate) fn policies_in_force(&self) -> Policies {
+        self.policies
+    }
+
+    pub(crate) fn target_version(&self) -> Option<u64> {
+        self.target
+    }
+
+    /// Waits for the server, then applies every pending migration (up to the
+    /// target) exactly once, even when many instances run at once.
+    ///
+    /// When nothing is pending this is one statement on the server. Otherwise
+    /// it takes the lock, validates the history, applies each file in its own
+    /// transaction (or statement by statement for `no-transaction` files),
+    /// and stops at the first failure. The connection that migrated is
+    /// closed afterwards, never returned to the pool.
+    pub async fn run(&self, pool: &Pool) -> Result<Report, Error> {
+        stale::warn_if_stale(&self.migrations);
+        let client = connect::connect(pool, self.connect_timeout).await?;
+        tracing::info!("Running database migrations...");
+        if let Some(rows) = history::read(&client, &self.table).await? {
+            let plan = Plan::new(&self.migrations, &rows);
+            let warnings = plan.validate(&self.policies, self.target)?;
+            if plan.pending(self.target).is_empty() && plan.unrecorded().is_empty() {
+                warnings.iter().for_each(|w| tracing::warn!("{w}"));
+                tracing::info!("Database is up to date");
+                return Ok(Report {
+                    warnings,
+                    ..Report::default()
+                });
+            }
+        }
+        Locked::take(client, &self.table, self.lock_poll_max)
+            .await?
+            .hold(async |session| self.migrate(session).await)
+            .await
+    }
+
+    async fn migrate(&self, session: &Locked) -> Result<Report, Error> {
+        let client = session.client();
+        let table = &session.table;
+        let rows = history::read(client, table).await?.unwrap_or_default();
+        let plan = Plan::new(&self.migrations, &rows);
+        let mut report = Report {
+            warnings: plan.validate(&self.policies, self.target)?,
+            ..Report::default()
+        };
+        report.warnings.iter().for_each(|w| tracing::warn!("{w}"));
+
+        let unrecorded = plan.unrecorded();
+        history::adopt(client, table, &unrecorded).await?;
+        for m in unrecorded {
+            tracing::info!(
+                "Adopted checksum of {} (applied by an earlier tool that stored none)",
+                m.file_name()
+            );
+            report.adopted.push(m.file_name().to_string());
+        }
+
+        let pending = plan.pending(self.target);
+        if pending.is_empty() {
+            tracing::info!("Database is up to date");
+            return Ok(report);
+        }
+        tracing::info!("Found {} pending migration(s)", pending.len());
+        for file in pending {
+            let started = Instant::now();
+            if let Err(e) = apply::apply(client, table, file).await {
+                tracing::error!("Failed to apply {}", file.file_name());
+                return Err(e);
+            }
+            let duration = started.elapsed();
+            tracing::info!("Applied: {} ({} ms)", file.file_name(), duration.as_millis());
+            report.applied.push(Applied {
+                file_name: file.file_name().to_string(),
+                duration,
+            });
+        }
+        Ok(report)
+    }
+
+    /// Takes the lock on a connection of `pool`, for the operations that
+    /// write the history. The connection closes (releasing the lock) when
+    /// the returned value drops.
+    pub(crate) async fn lock(&self, pool: &Pool) -> Result<Locked, Error> {
+        let client = connect::connect(pool, self.connect_timeout).await?;
+        Locked::take(client, &self.table, self.lock_poll_max).await
+    }
+
+    /// A connection to read with.
+    pub(crate) async fn connect(&self, pool: &Pool) -> Result<Object, Error> {
+        connect::connect(pool, self.connect_timeout).await
+    }
+}
+
+/// The advisory lock key `run` takes for `table`, which must be
+/// schema-qualified (an unqualified name resolves through `search_path`
+/// first): look for it in `pg_locks` as `classid = key >> 32`,
+/// `objid = key & 0xffffffff`, `objsubid = 1`.
+pub fn lock_key(table: &TableName) -> i64 {
+    lock::key(table)
+}
+
+/// A connection holding the migration lock, with the tracking table
+/// qualified and present. Dropping it, on any path including panics,
+/// closes the connection instead of returning it to the pool, which
+/// releases the lock and every session state a migration left.
+pub(crate) struct Locked {
+    client: Option<Object>,
+    pub(crate) table: TableName,
+    key: i64,
+}
+
+impl Locked {
+    async fn take(client: Object, table: &TableName, poll_max: Duration) -> Result<Locked, Error> {
+        let mut locked = Locked {
+            client: Some(client),
+            table: table.clone(),
+            key: 0,
+        };
+        locked.table = history::qualify(locked.client(), table).await?;
+        locked.key = lock::key(&locked.table);
+        lock::acquire(locked.client(), locked.key, poll_max).await?;
+        history::ensure(locked.client(), &locked.table).await?;
+        Ok(locked)
+    }
+
+    pub(crate) fn client(&self) -> &tokio_postgres::Client {
+        self.client.as_ref().expect("present until drop")
+    }
+
+    /// Runs `work` under the lock, then releases it whatever the outcome.
+    pub(crate) async fn hold<T>(self, work: impl AsyncFnOnce(&Locked) -> Result<T, Error>) -> Result<T, Error> {
+        let result = work(&self).await;
+        self.release().await;
+        result
+    }
+
+    /// Releases the lock before the connection closes, so that it is free
+    /// when the caller gets its result, not when the server notices the
+    /// closed connection. Best effort: closing releases it anyway.
+    async fn release(self) {
+        if let Err(e) = self
+            .client()
+            .batch_execute(&format!("SELECT pg_advisory_unlock({})", self.key))
+            .await
+        {
+            tracing::debug!("releasing the migration lock: {e}; closing the connection releases it");
+        }
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            drop(Object::take(client));
+        }
+    }
+}
