@@ -9,6 +9,7 @@
 
 use clap::{Parser, Subcommand};
 use migrate_runtime::{embed_migrations, pool_from_url, redact_url, Migrations};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 static MIGRATIONS: Migrations = embed_migrations!("../../migrations");
@@ -30,7 +31,14 @@ enum AppCommand {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt().with_target(false).without_time().init();
+    // Colour only for a person at a terminal: a container's log collector
+    // reads a pipe, and `NO_COLOR` (https://no-color.org) turns it off.
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    tracing_subscriber::fmt()
+        .with_ansi(colour)
+        .with_target(false)
+        .without_time()
+        .init();
     let (url, _cluster) = match std::env::var("DATABASE_URL") {
         Ok(url) => (url, None),
         Err(_) => {

@@ -1,0 +1,144 @@
+//! `migrate`: create and check migration files, and run the operations of
+//! `migrate-runtime` against a folder read at run time.
+
+mod new;
+
+use clap::{Parser, Subcommand};
+use migrate_runtime::{pool_from_url, Migrations};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "migrate",
+    version,
+    about = "PostgreSQL migrations: create, check and apply NNN_name.sql files"
+)]
+struct Cli {
+    /// The migrations folder.
+    #[arg(long, global = true, default_value = "migrations", value_name = "DIR")]
+    dir: PathBuf,
+    /// postgresql://user:password@host:port/database
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    database_url: Option<String>,
+    /// The tracking table, optionally schema-qualified.
+    #[arg(long, global = true, default_value = "schema_migrations", value_name = "TABLE")]
+    table: String,
+    /// How long to wait for the server to accept connections, in seconds.
+    #[arg(long, global = true, default_value_t = 10, value_name = "SECONDS")]
+    connect_timeout: u64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create migrations/NNN_name.sql with the next free number and a header.
+    New {
+        /// What the migration does, e.g. "Add email verification".
+        #[arg(required = true, num_args = 1..)]
+        name: Vec<String>,
+    },
+    /// Run the build-time checks on a folder; print every problem.
+    Check {
+        /// The folder to check (default: --dir).
+        dir: Option<PathBuf>,
+        /// Fail on lint warnings too.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    #[command(flatten)]
+    Database(migrate_runtime::cli::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::New { ref name } => new::create(&cli.dir, &name.join(" ")),
+        Command::Check { ref dir, deny_warnings } => check(dir.as_ref().unwrap_or(&cli.dir), deny_warnings),
+        Command::Database(ref command) => database(&cli, command),
+    }
+}
+
+/// Prints every problem and warning as `file:line:col: message`; fails on
+/// problems, and on warnings with `deny_warnings`.
+fn check(dir: &std::path::Path, deny_warnings: bool) -> ExitCode {
+    let folder = match migrate_core::load_dir(dir, &dir.to_string_lossy()) {
+        Ok(folder) => folder,
+        Err(problem) => migrate_core::Folder {
+            problems: vec![problem],
+            ..Default::default()
+        },
+    };
+    for problem in &folder.problems {
+        eprintln!("{problem}");
+    }
+    let mut warned = false;
+    for warning in folder.warnings() {
+        eprintln!("{warning}");
+        warned = true;
+    }
+    if folder.problems.is_empty() && !(deny_warnings && warned) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn database(cli: &Cli, command: &migrate_runtime::cli::Command) -> ExitCode {
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    tracing_subscriber::fmt()
+        .with_ansi(colour)
+        .with_target(false)
+        .without_time()
+        .with_writer(std::io::stderr)
+        .init();
+    let Some(url) = &cli.database_url else {
+        eprintln!("error: no database given: pass --database-url postgresql://user:password@host/database or set DATABASE_URL");
+        return ExitCode::FAILURE;
+    };
+    let migrations = match Migrations::from_dir(&cli.dir) {
+        Ok(m) => m,
+        Err(problems) => {
+            for problem in problems {
+                eprintln!("{problem}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map(|rt| {
+            rt.block_on(async {
+                let pool = pool_from_url(url, 2)?;
+                let runner = migrations
+                    .runner()
+                    .table(&cli.table)?
+                    .connect_timeout(Duration::from_secs(cli.connect_timeout));
+                command.run(runner, &pool).await
+            })
+        });
+    match outcome {
+        Ok(Ok(text)) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

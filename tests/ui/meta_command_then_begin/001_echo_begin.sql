@@ -1,0 +1,3 @@
+\echo starting
+BEGIN;
+CREATE TABLE IF NOT EXISTS t (id int);
