@@ -3,7 +3,7 @@
 use crate::checks::{self, Words};
 use crate::checksum::checksum;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::directive::{self, Directive};
+use crate::directive::{self, Directive, Problem};
 use crate::lexer::{LexError, TokenKind};
 use crate::lint::{self, Lint};
 use crate::position::line_col;
@@ -65,6 +65,7 @@ pub fn check_source(file: &str, version: Option<u64>, bytes: &[u8]) -> Result<Ch
     let first_statement = split.statements.first().map_or(text.len(), |s| s.start);
 
     let mut no_transaction = false;
+    let mut timeouts_seen = std::collections::HashSet::new();
     // Allowed lints: for the whole file, or per statement index.
     let mut allowed_file: Vec<Lint> = Vec::new();
     let mut allowed: Vec<Vec<Lint>> = vec![Vec::new(); split.statements.len()];
@@ -117,7 +118,27 @@ pub fn check_source(file: &str, version: Option<u64>, bytes: &[u8]) -> Result<Ch
                         ),
                     }
                 }
-                Some(Err(unknown)) => errors.push(
+                Some(Ok(Directive::LockTimeout(_) | Directive::StatementTimeout(_))) if token.start < first_statement => {
+                    let name = token.text(text).split_whitespace().nth(2).unwrap_or_default();
+                    if !timeouts_seen.insert(name.to_string()) {
+                        errors.push(
+                            Diagnostic::error(file, format!("`-- migrate: {name}` is set twice"))
+                                .at(at(token.start))
+                                .help("keep one of the two lines"),
+                        );
+                    }
+                }
+                Some(Ok(Directive::LockTimeout(_) | Directive::StatementTimeout(_))) => errors.push(
+                    Diagnostic::error(file, "a timeout directive must come before the first statement")
+                        .at(at(token.start))
+                        .help("move this line to the comments at the top of the file; it applies to the whole file"),
+                ),
+                Some(Err(Problem::BadDuration { directive, message })) => errors.push(
+                    Diagnostic::error(file, format!("bad duration in `-- migrate: {directive}`: {message}"))
+                        .at(at(token.start))
+                        .help(directive::DURATION_HELP),
+                ),
+                Some(Err(Problem::Unknown(unknown))) => errors.push(
                     Diagnostic::error(file, format!("unknown directive `-- migrate: {unknown}`"))
                         .at(at(token.start))
                         .help(directive::suggest(&unknown)),
@@ -441,6 +462,18 @@ mod tests {
             e,
             vec!["m/001_x.sql:1:1:unknown directive `-- migrate: no-transactions`"]
         );
+    }
+
+    #[test]
+    fn timeout_directives_are_checked() {
+        assert!(errors("-- migrate: lock-timeout 5s\n-- migrate: statement-timeout 10min\nSELECT 1;").is_empty());
+        assert_eq!(
+            errors("-- a header\n-- migrate: lock-timeout 5 seconds\nSELECT 1;"),
+            vec!["m/001_x.sql:2:1:bad duration in `-- migrate: lock-timeout`: `seconds` is not a unit of time"]
+        );
+        assert!(errors("SELECT 1;\n-- migrate: statement-timeout 1s\nSELECT 2;")[0]
+            .contains("must come before the first statement"));
+        assert!(errors("-- migrate: lock-timeout 1s\n-- migrate: lock-timeout 2s\nSELECT 1;")[0].contains("set twice"));
     }
 
     #[test]
