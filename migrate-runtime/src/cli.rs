@@ -12,8 +12,10 @@
 //! Cli::Migrate(command) => print!("{}", command.run(MIGRATIONS.runner(), &pool).await?),
 //! ```
 
-use crate::{Error, Runner};
+use crate::{Error, Runner, Timeouts};
 use deadpool_postgres::Pool;
+use migrate_core::directive::{parse_timeout, Timeout, DURATION_HELP};
+use std::time::Duration;
 
 /// The operations on a database: `status`, `up`, `verify`, `baseline`, `forget`.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
@@ -28,6 +30,9 @@ pub enum Command {
         /// Print what would be applied, and apply nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Lock and statement timeouts.
+        #[command(flatten)]
+        timeouts: TimeoutArgs,
     },
     /// Exit non-zero when an applied migration changed or no longer exists.
     Verify,
@@ -50,10 +55,18 @@ impl Command {
     pub async fn run(&self, runner: Runner, pool: &Pool) -> Result<String, Error> {
         match self {
             Command::Status => Ok(runner.status(pool).await?.render()),
-            Command::Up { target, dry_run } => {
+            Command::Up {
+                target,
+                dry_run,
+                timeouts,
+            } => {
                 let runner = match target {
                     Some(t) => runner.target(*t),
                     None => runner,
+                };
+                let runner = {
+                    let in_force = runner.timeouts_in_force();
+                    runner.timeouts(timeouts.over(in_force))
                 };
                 if *dry_run {
                     let pending = runner.dry_run(pool).await?;
@@ -100,4 +113,50 @@ impl Command {
             }
         }
     }
+}
+
+/// Flags of `up` that override the runner's [`Timeouts`]. A duration is
+/// written as in PostgreSQL (`500ms`, `5s`, `10min`) or `off`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct TimeoutArgs {
+    /// lock_timeout of each file's first attempt; retries double it
+    /// [default: 250ms]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub lock_timeout: Option<Timeout>,
+    /// The longest lock_timeout a retry uses [default: 1s]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub lock_timeout_max: Option<Timeout>,
+    /// Give up on a file whose attempts took this long [default: 3min]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub lock_retry_budget: Option<Timeout>,
+    /// statement_timeout of each statement [default: off]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub statement_timeout: Option<Timeout>,
+}
+
+impl TimeoutArgs {
+    /// `timeouts` with the flags given applied over it.
+    pub fn over(&self, mut timeouts: Timeouts) -> Timeouts {
+        let limit = |t: Timeout| match t {
+            Timeout::Off => None,
+            Timeout::After(d) => Some(d),
+        };
+        if let Some(t) = self.lock_timeout {
+            timeouts.lock_timeout = limit(t);
+        }
+        if let Some(t) = self.lock_timeout_max {
+            timeouts.lock_timeout_max = limit(t).unwrap_or(Duration::MAX);
+        }
+        if let Some(t) = self.lock_retry_budget {
+            timeouts.budget = limit(t).unwrap_or(Duration::MAX);
+        }
+        if let Some(t) = self.statement_timeout {
+            timeouts.statement_timeout = limit(t);
+        }
+        timeouts
+    }
+}
+
+fn duration(text: &str) -> Result<Timeout, String> {
+    parse_timeout(text).map_err(|e| format!("{e}; {DURATION_HELP}"))
 }

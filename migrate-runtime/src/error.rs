@@ -25,6 +25,10 @@ pub enum Error {
     /// A migration file failed; see [`MigrationError`].
     #[error(transparent)]
     Migration(Box<MigrationError>),
+    /// A migration file could not take its locks within the retry budget;
+    /// see [`BlockedError`].
+    #[error(transparent)]
+    Blocked(Box<BlockedError>),
     /// A request of the operations API that cannot be honoured.
     #[error("{0}")]
     Refused(String),
@@ -127,5 +131,96 @@ impl fmt::Display for MigrationError {
                  make the file safe to run again (IF NOT EXISTS / IF EXISTS), then rerun"
             ),
         }
+    }
+}
+
+/// A session that held a lock a migration waited for, as
+/// `pg_stat_activity` showed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocker {
+    /// Its backend process id (`pg_terminate_backend(pid)` ends it).
+    pub pid: i32,
+    /// Its `application_name`.
+    pub application_name: String,
+    /// Its state, such as `idle in transaction`.
+    pub state: String,
+    /// How long its transaction had been open.
+    pub transaction_open: Option<Duration>,
+    /// The start of its current or last query.
+    pub query: String,
+}
+
+impl fmt::Display for Blocker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pid {} (application_name '{}', {}", self.pid, self.application_name, self.state)?;
+        if let Some(open) = self.transaction_open {
+            write!(f, ", transaction open {:.1} s", open.as_secs_f64())?;
+        }
+        write!(f, ", query `{}`)", self.query)
+    }
+}
+
+/// `blocked by pid 1 (...), pid 2 (...)`, the words of the retry log and
+/// of [`BlockedError`].
+pub(crate) fn blocked_by(blockers: &[Blocker]) -> String {
+    if blockers.is_empty() {
+        return "the blocking session was not seen (it ended, or the watching connection was unavailable)".to_string();
+    }
+    let list: Vec<String> = blockers.iter().map(Blocker::to_string).collect();
+    format!("blocked by {}", list.join(", "))
+}
+
+/// A file that hit `lock_timeout` on every attempt until the retry budget
+/// ran out (or on a statement that is not safe to retry).
+#[derive(Debug)]
+pub struct BlockedError {
+    /// The file, such as `004_add_column.sql`.
+    pub file_name: String,
+    /// How many attempts were made.
+    pub attempts: u32,
+    /// How long the attempts took.
+    pub waited: Duration,
+    /// Who blocked the last attempt.
+    pub blockers: Vec<Blocker>,
+    /// An INVALID index a failed `CREATE INDEX CONCURRENTLY` left behind,
+    /// schema-qualified; `DROP INDEX CONCURRENTLY` removes it.
+    pub invalid_index: Option<String>,
+    /// Why the statement was not retried, when it was not.
+    pub not_retried: Option<String>,
+    /// The last attempt's error.
+    pub cause: Error,
+}
+
+impl std::error::Error for BlockedError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.cause)
+    }
+}
+
+impl fmt::Display for BlockedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.not_retried {
+            Some(why) => write!(
+                f,
+                "migration {} could not take a lock within lock_timeout and was not retried ({why}); ",
+                self.file_name
+            )?,
+            None => write!(
+                f,
+                "migration {} gave up after {} attempt(s) in {:.1} s: it could not take its locks within lock_timeout; ",
+                self.file_name,
+                self.attempts,
+                self.waited.as_secs_f64()
+            )?,
+        }
+        write!(f, "{}\n{}", blocked_by(&self.blockers), self.cause)?;
+        if let Some(index) = &self.invalid_index {
+            write!(
+                f,
+                "\n  the failed CREATE INDEX CONCURRENTLY left the INVALID index {index}; \
+                 remove it with `DROP INDEX CONCURRENTLY {index};` before the next run"
+            )?;
+        }
+        Ok(())
     }
 }

@@ -38,12 +38,12 @@ mod table;
 #[doc(hidden)]
 pub use embedded::__private;
 pub use embedded::{Migration, Migrations, Statement};
-pub use error::{Error, MigrationError};
+pub use error::{BlockedError, Blocker, Error, MigrationError};
 pub use migrate_core::Diagnostic;
 pub use plan::{AppliedRow, Entry, Plan, Policies, Policy, State};
 pub use pool::{pool_from_url, redact_url};
 pub use report::{Applied, Report};
-pub use runner::{lock_key, Runner};
+pub use runner::{lock_key, Runner, Timeouts};
 pub use table::TableName;
 
 /// Embeds a folder of migrations, checked at compile time:

@@ -1,11 +1,12 @@
-//! Applying one file: one round trip for a normal file (its SQL, its
+//! Applying one file: one round trip for a normal file (its settings, SQL,
 //! tracking row and the session reset, as one implicit transaction), one per
-//! statement plus one for the row for a `no-transaction` file.
+//! statement plus one for the row for a `no-transaction` file. The loop
+//! over attempts and statements is in `timeouts`.
 
 use super::history::{record, RESET_SESSION};
 use crate::error::MigrationError;
 use crate::table::TableName;
-use crate::{Error, Migration};
+use crate::{Error, Migration, Statement};
 use futures_util::StreamExt;
 use migrate_core::position::{char_to_byte, first_line, line_col};
 use std::time::Instant;
@@ -15,35 +16,37 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 /// Milliseconds since the transaction began, computed by the server.
 const SERVER_DURATION: &str = "(extract(epoch FROM clock_timestamp() - transaction_timestamp()) * 1000)::integer";
 
-pub(crate) async fn apply(client: &Client, table: &TableName, file: Migration) -> Result<(), Error> {
-    if file.no_transaction() {
-        return apply_statementwise(client, table, file).await;
-    }
+/// Applies a normal file in one implicit transaction, after `settings`:
+/// `SET LOCAL` statements, each ending in `;`, on one line.
+pub(crate) async fn apply_transaction(client: &Client, table: &TableName, file: Migration, settings: &str) -> Result<(), Error> {
     // The newline ends a trailing `--` comment; the `;` ends a last
     // statement written without one.
     let sql = format!(
-        "{}\n;\n{} {RESET_SESSION}",
+        "{settings}{}\n;\n{} {RESET_SESSION}",
         file.sql(),
         record(table, &file, SERVER_DURATION)
     );
-    run(client, &sql)
-        .await
-        .map_err(|(e, done)| failure(file, done, 0, e, None))
+    let skipped = settings.matches(';').count();
+    run(client, &sql).await.map_err(|(e, done)| {
+        failure(file, done.saturating_sub(skipped), 0, e, None, settings.len())
+    })
 }
 
-async fn apply_statementwise(client: &Client, table: &TableName, file: Migration) -> Result<(), Error> {
-    let started = Instant::now();
-    for (index, statement) in file.statements().enumerate() {
-        run(client, statement.text())
-            .await
-            .map_err(|(e, _)| failure(file, index, statement.offset(), e, Some(index)))?;
-    }
+/// Runs statement `index` of a `no-transaction` file on its own.
+pub(crate) async fn apply_statement(client: &Client, file: Migration, index: usize, statement: Statement) -> Result<(), Error> {
+    run(client, statement.text())
+        .await
+        .map_err(|(e, _)| failure(file, index, statement.offset(), e, Some(index), 0))
+}
+
+/// Records a `no-transaction` file whose statements all ran since `started`.
+pub(crate) async fn record_statementwise(client: &Client, table: &TableName, file: Migration, started: Instant) -> Result<(), Error> {
     let millis = started.elapsed().as_millis().min(i32::MAX as u128);
     let sql = format!("{} {RESET_SESSION}", record(table, &file, &millis.to_string()));
     let total = file.statements().len();
     run(client, &sql)
         .await
-        .map_err(|(e, _)| failure(file, total, 0, e, Some(total)))
+        .map_err(|(e, _)| failure(file, total, 0, e, Some(total), 0))
 }
 
 /// Runs a simple query; on failure, also how many statements completed.
@@ -61,16 +64,25 @@ async fn run(client: &Client, sql: &str) -> Result<(), (tokio_postgres::Error, u
 }
 
 /// The error for statement `index` (0-based) of `file`, whose SQL was sent
-/// starting at byte `base` of the file. `index` past the last statement
-/// means recording the file failed.
-fn failure(file: Migration, index: usize, base: usize, e: tokio_postgres::Error, completed: Option<usize>) -> Error {
+/// starting at byte `base` of the file, after `prefix` ASCII characters of
+/// settings. `index` past the last statement means recording the file failed.
+fn failure(
+    file: Migration,
+    index: usize,
+    base: usize,
+    e: tokio_postgres::Error,
+    completed: Option<usize>,
+    prefix: usize,
+) -> Error {
     let statements: Vec<_> = file.statements().collect();
     let db = e.as_db_error();
     // A parse error fails the whole query before any statement completes:
     // its position, when it lies in the file, names the statement.
     let position = db
         .and_then(|d| match d.position() {
-            Some(ErrorPosition::Original(p)) => Some(base + char_to_byte(&file.sql()[base..], *p as usize)),
+            Some(ErrorPosition::Original(p)) => (*p as usize)
+                .checked_sub(prefix)
+                .map(|p| base + char_to_byte(&file.sql()[base..], p)),
             _ => None,
         })
         .filter(|&offset| offset < file.sql().len());

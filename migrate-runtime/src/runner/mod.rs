@@ -6,6 +6,7 @@ pub(crate) mod history;
 pub(crate) mod lock;
 mod query;
 mod stale;
+mod timeouts;
 
 use crate::plan::{Plan, Policies};
 use crate::report::{Applied, Report};
@@ -13,6 +14,7 @@ use crate::table::TableName;
 use crate::{Error, Migrations};
 use deadpool_postgres::{Object, Pool};
 use std::time::{Duration, Instant};
+pub use timeouts::Timeouts;
 
 /// Applies [`Migrations`] with options; [`Migrations::run`] uses the
 /// defaults.
@@ -24,6 +26,7 @@ pub struct Runner {
     lock_poll_max: Duration,
     policies: Policies,
     target: Option<u64>,
+    timeouts: Timeouts,
 }
 
 impl Runner {
@@ -35,6 +38,7 @@ impl Runner {
             lock_poll_max: Duration::from_secs(1),
             policies: Policies::default(),
             target: None,
+            timeouts: Timeouts::default(),
         }
     }
 
@@ -69,6 +73,18 @@ impl Runner {
         self
     }
 
+    /// Lock and statement timeouts, and how lock timeouts are retried;
+    /// see [`Timeouts`] for the defaults.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// The timeouts in force.
+    pub fn timeouts_in_force(&self) -> Timeouts {
+        self.timeouts
+    }
+
     /// The migrations this runner applies.
     pub fn migrations(&self) -> &Migrations {
         &self.migrations
@@ -92,8 +108,8 @@ impl Runner {
     ///
     /// When nothing is pending this is one statement on the server. Otherwise
     /// it takes the lock, validates the history, applies each file in its own
-    /// transaction (or statement by statement for `no-transaction` files),
-    /// and stops at the first failure. The connection that migrated is
+    /// transaction (or statement by statement for `no-transaction` files)
+    /// under the [`Timeouts`], and stops at the first failure. The connection that migrated is
     /// closed afterwards, never returned to the pool.
     pub async fn run(&self, pool: &Pool) -> Result<Report, Error> {
         stale::warn_if_stale(&self.migrations);
@@ -113,11 +129,11 @@ impl Runner {
         }
         Locked::take(client, &self.table, self.lock_poll_max)
             .await?
-            .hold(async |session| self.migrate(session).await)
+            .hold(async |session| self.migrate(session, pool).await)
             .await
     }
 
-    async fn migrate(&self, session: &Locked) -> Result<Report, Error> {
+    async fn migrate(&self, session: &Locked, pool: &Pool) -> Result<Report, Error> {
         let client = session.client();
         let table = &session.table;
         let rows = history::read(client, table).await?.unwrap_or_default();
@@ -144,9 +160,10 @@ impl Runner {
             return Ok(report);
         }
         tracing::info!("Found {} pending migration(s)", pending.len());
+        let mut watch = timeouts::Watch::new(pool);
         for file in pending {
             let started = Instant::now();
-            if let Err(e) = apply::apply(client, table, file).await {
+            if let Err(e) = timeouts::apply(&mut watch, client, table, file, &self.timeouts).await {
                 tracing::error!("Failed to apply {}", file.file_name());
                 return Err(e);
             }

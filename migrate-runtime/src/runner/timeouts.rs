@@ -1,0 +1,569 @@
+//! Keeps a migration from stalling the application: each file runs under a
+//! short `lock_timeout`, and when it cannot get a lock in time (SQLSTATE
+//! 55P03) it is tried again with a longer one, after a pause with jitter,
+//! until a total budget runs out. Who blocked is logged at each retry and
+//! named in the final error.
+
+use super::apply::{apply_statement, apply_transaction, record_statementwise};
+use super::query::first_value;
+use crate::error::{Blocker, BlockedError};
+use crate::table::TableName;
+use crate::{Error, Migration, Statement};
+use deadpool_postgres::{Object, Pool};
+use futures_util::future::{select, Either};
+use migrate_core::checks::Words;
+use migrate_core::directive::{self, Timeout};
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::hash::{BuildHasher, Hasher};
+use std::pin::pin;
+use std::time::{Duration, Instant};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+/// How long a migration may wait for locks and run; see
+/// [`Runner::timeouts`](crate::Runner::timeouts). The file directives
+/// `-- migrate: lock-timeout 5s` and `-- migrate: statement-timeout 10min`
+/// override `lock_timeout` and `statement_timeout` for one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// `lock_timeout` of a file's first attempt (default 250 ms); `None`
+    /// waits for locks without limit and never retries.
+    pub lock_timeout: Option<Duration>,
+    /// Each retry doubles the lock timeout up to this (default 1 s). It
+    /// bounds how long a blocked migration makes other queries on its
+    /// tables wait.
+    pub lock_timeout_max: Duration,
+    /// The pause before the first retry (default 100 ms); it doubles with
+    /// each retry, with jitter, up to `retry_pause_max` (default 2 s).
+    pub retry_pause: Duration,
+    /// The longest pause between two attempts.
+    pub retry_pause_max: Duration,
+    /// Give up on a file once its attempts have taken this long (default
+    /// 3 min).
+    pub budget: Duration,
+    /// `statement_timeout` for each statement (default `None`: no limit).
+    pub statement_timeout: Option<Duration>,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            lock_timeout: Some(Duration::from_millis(250)),
+            lock_timeout_max: Duration::from_secs(1),
+            retry_pause: Duration::from_millis(100),
+            retry_pause_max: Duration::from_secs(2),
+            budget: Duration::from_secs(180),
+            statement_timeout: None,
+        }
+    }
+}
+
+/// What applying the files of one run shares: the pool for a second
+/// connection that looks up blockers, and the migrating session's pid.
+pub(crate) struct Watch<'a> {
+    pool: &'a Pool,
+    watcher: Option<Object>,
+    pid: Option<i32>,
+}
+
+impl<'a> Watch<'a> {
+    pub(crate) fn new(pool: &'a Pool) -> Self {
+        Watch {
+            pool,
+            watcher: None,
+            pid: None,
+        }
+    }
+
+    /// The watching connection and the pid to watch, when both can be had.
+    async fn ready(&mut self, client: &Client) -> Option<(&Client, i32)> {
+        if self.pid.is_none() {
+            self.pid = first_value(client, "SELECT pg_backend_pid()")
+                .await
+                .ok()
+                .flatten()
+                .and_then(|p| p.parse().ok());
+        }
+        if self.watcher.is_none() {
+            match tokio::time::timeout(Duration::from_secs(1), self.pool.get()).await {
+                Ok(Ok(watcher)) => self.watcher = Some(watcher),
+                _ => tracing::debug!("no second connection to look up lock blockers with"),
+            }
+        }
+        Some((self.watcher.as_deref()?, self.pid?))
+    }
+}
+
+/// The settings of one file: directives over the runner's defaults.
+struct Schedule {
+    first_lock: Option<Duration>,
+    statement: Option<Duration>,
+    options: Timeouts,
+}
+
+impl Schedule {
+    fn of(file: Migration, options: &Timeouts) -> Schedule {
+        let (lock, statement) = directive::timeouts(file.sql());
+        let pick = |directive: Option<Timeout>, default: Option<Duration>| match directive {
+            Some(Timeout::Off) => None,
+            Some(Timeout::After(d)) => Some(d),
+            None => default,
+        };
+        Schedule {
+            first_lock: pick(lock, options.lock_timeout),
+            statement: pick(statement, options.statement_timeout),
+            options: *options,
+        }
+    }
+
+    /// The lock timeout of attempt `attempt` (1-based): doubling from the
+    /// first, up to the maximum (or the first, when a directive set more).
+    fn lock(&self, attempt: u32) -> Option<Duration> {
+        let first = self.first_lock?;
+        let grown = first.saturating_mul(1 << (attempt - 1).min(16));
+        let postgres_max = Duration::from_millis(i32::MAX as u64);
+        Some(grown.min(self.options.lock_timeout_max.max(first)).min(postgres_max))
+    }
+
+    /// The pause after failed attempt `attempt`: exponential, with jitter
+    /// in its upper half so that instances do not retry in step.
+    fn pause(&self, attempt: u32) -> Duration {
+        let full = self
+            .options
+            .retry_pause
+            .saturating_mul(1 << (attempt - 1).min(16))
+            .min(self.options.retry_pause_max);
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(attempt);
+        let fraction = (hasher.finish() % 1000) as u32;
+        full / 2 + full / 2 * fraction / 1000
+    }
+
+    /// `SET` statements for attempt `attempt`, each ending in `;`.
+    fn settings(&self, attempt: u32, local: bool) -> String {
+        let scope = if local { "LOCAL " } else { "" };
+        let mut sql = String::new();
+        if let Some(lock) = self.lock(attempt) {
+            write!(sql, "SET {scope}lock_timeout = '{}ms'; ", lock.as_millis()).expect("a String");
+        }
+        if let Some(statement) = self.statement {
+            write!(sql, "SET {scope}statement_timeout = '{}ms'; ", statement.as_millis()).expect("a String");
+        }
+        sql
+    }
+}
+
+/// Applies `file`: a normal file as a whole, retried as a whole; a
+/// `no-transaction` file statement by statement, each retried where that
+/// is safe.
+pub(crate) async fn apply(
+    watch: &mut Watch<'_>,
+    client: &Client,
+    table: &TableName,
+    file: Migration,
+    options: &Timeouts,
+) -> Result<(), Error> {
+    let schedule = Schedule::of(file, options);
+    if file.no_transaction() {
+        return apply_statementwise(watch, client, table, file, &schedule).await;
+    }
+    let mut tries = Tries::new(file, &schedule);
+    loop {
+        let settings = schedule.settings(tries.attempt, true);
+        let (result, blockers) = watched(watch, client, schedule.lock(tries.attempt), async {
+            apply_transaction(client, table, file, &settings).await
+        })
+        .await;
+        match result {
+            Err(e) if lock_timed_out(&e) => tries.retry(e, blockers, "the file's transaction rolled back").await?,
+            result => return result,
+        }
+    }
+}
+
+async fn apply_statementwise(
+    watch: &mut Watch<'_>,
+    client: &Client,
+    table: &TableName,
+    file: Migration,
+    schedule: &Schedule,
+) -> Result<(), Error> {
+    let started = Instant::now();
+    for (index, statement) in file.statements().enumerate() {
+        let kind = Kind::of(statement);
+        let mut tries = Tries::new(file, schedule);
+        loop {
+            set_session(client, schedule, tries.attempt).await?;
+            if let Some(name) = tries.invalid_index.clone() {
+                let (dropped, blockers) = watched(watch, client, schedule.lock(tries.attempt), drop_index(client, &name)).await;
+                match dropped {
+                    Ok(()) => {
+                        tracing::info!(
+                            "{}: dropped the INVALID index {name} that the failed CREATE INDEX CONCURRENTLY left",
+                            file.file_name()
+                        );
+                        tries.invalid_index = None;
+                    }
+                    Err(e) if lock_timed_out(&e) => {
+                        tries.retry(e, blockers, "the INVALID index is still there").await?;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let before = match kind {
+                Kind::ConcurrentIndex(_) => invalid_indexes(client).await?,
+                _ => Vec::new(),
+            };
+            let (result, blockers) = watched(watch, client, schedule.lock(tries.attempt), async {
+                apply_statement(client, file, index, statement).await
+            })
+            .await;
+            match result {
+                Err(e) if lock_timed_out(&e) => {
+                    if let Kind::ConcurrentIndex(name) = &kind {
+                        tries.invalid_index = left_invalid(client, &before, name.as_deref()).await?;
+                    }
+                    match kind.unsafe_to_retry() {
+                        Some(why) if schedule.first_lock.is_some() => {
+                            tries.not_retried = Some(why);
+                            return Err(tries.blocked(e, blockers));
+                        }
+                        _ => {
+                            let note = match &tries.invalid_index {
+                                Some(name) => format!("it left the INVALID index {name}, dropped before the retry"),
+                                None => "the statement had no effect".to_string(),
+                            };
+                            tries.retry(e, blockers, &note).await?;
+                        }
+                    }
+                }
+                result => {
+                    result?;
+                    break;
+                }
+            }
+        }
+    }
+    record_statementwise(client, table, file, started).await
+}
+
+/// The attempts at one file (or one statement of a `no-transaction` file).
+struct Tries<'s> {
+    file: Migration,
+    schedule: &'s Schedule,
+    attempt: u32,
+    started: Instant,
+    invalid_index: Option<String>,
+    not_retried: Option<&'static str>,
+    /// The blockers last seen, by this attempt or an earlier one.
+    blockers: Vec<Blocker>,
+}
+
+impl<'s> Tries<'s> {
+    fn new(file: Migration, schedule: &'s Schedule) -> Self {
+        Tries {
+            file,
+            schedule,
+            attempt: 1,
+            started: Instant::now(),
+            invalid_index: None,
+            not_retried: None,
+            blockers: Vec::new(),
+        }
+    }
+
+    /// After a lock timeout: logs who blocked and pauses, or gives up when
+    /// timeouts are off or the next attempt would overrun the budget.
+    async fn retry(&mut self, cause: Error, blockers: Vec<Blocker>, effect: &str) -> Result<(), Error> {
+        if self.schedule.first_lock.is_none() {
+            return Err(cause);
+        }
+        self.seen(blockers);
+        let pause = self.schedule.pause(self.attempt);
+        let next = self.schedule.lock(self.attempt + 1);
+        if self.started.elapsed() + pause > self.schedule.options.budget {
+            return Err(self.blocked(cause, Vec::new()));
+        }
+        tracing::warn!(
+            "{}: lock_timeout ({} ms) ran out on attempt {} ({effect}); {}; retrying in {} ms with lock_timeout {} ms",
+            self.file.file_name(),
+            self.schedule.lock(self.attempt).unwrap_or_default().as_millis(),
+            self.attempt,
+            crate::error::blocked_by(&self.blockers),
+            pause.as_millis(),
+            next.unwrap_or_default().as_millis()
+        );
+        tokio::time::sleep(pause).await;
+        self.attempt += 1;
+        Ok(())
+    }
+
+    fn seen(&mut self, blockers: Vec<Blocker>) {
+        if !blockers.is_empty() {
+            self.blockers = blockers;
+        }
+    }
+
+    fn blocked(&mut self, cause: Error, blockers: Vec<Blocker>) -> Error {
+        self.seen(blockers);
+        Error::Blocked(Box::new(BlockedError {
+            file_name: self.file.file_name().to_string(),
+            attempts: self.attempt,
+            waited: self.started.elapsed(),
+            blockers: std::mem::take(&mut self.blockers),
+            invalid_index: self.invalid_index.take(),
+            not_retried: self.not_retried.map(str::to_string),
+            cause,
+        }))
+    }
+}
+
+/// What a statement of a `no-transaction` file is, for retrying it.
+enum Kind {
+    /// `CREATE INDEX CONCURRENTLY`, with the index name when given.
+    ConcurrentIndex(Option<String>),
+    /// A statement that may commit part of its work before it fails.
+    Partial(&'static str),
+    /// One statement that either runs or has no effect.
+    Atomic,
+}
+
+impl Kind {
+    fn of(statement: Statement) -> Kind {
+        let text = statement.text();
+        let Ok(split) = migrate_core::split::split(text) else {
+            return Kind::Atomic;
+        };
+        let Some(first) = split.statements.first() else {
+            return Kind::Atomic;
+        };
+        let w = Words::of(text, &split.tokens, first);
+        if w.is(0, "CALL") || w.is(0, "DO") {
+            return Kind::Partial("a procedure or DO block may have committed part of its work");
+        }
+        if w.is(0, "REINDEX") && w.contains("CONCURRENTLY") {
+            return Kind::Partial("a failed REINDEX CONCURRENTLY leaves `_ccnew` indexes behind; drop them by hand");
+        }
+        let unique = usize::from(w.is(1, "UNIQUE"));
+        if !(w.is(0, "CREATE") && w.is(1 + unique, "INDEX") && w.is(2 + unique, "CONCURRENTLY")) {
+            return Kind::Atomic;
+        }
+        let mut name = 3 + unique;
+        if w.is(name, "IF") {
+            name += 3;
+        }
+        Kind::ConcurrentIndex(match w.words.get(name) {
+            Some((word, _)) if !w.is(name, "ON") => Some(unquote(word)),
+            _ => None,
+        })
+    }
+
+    fn unsafe_to_retry(&self) -> Option<&'static str> {
+        match self {
+            Kind::Partial(why) => Some(why),
+            _ => None,
+        }
+    }
+}
+
+/// An identifier as the catalog stores it.
+fn unquote(word: &str) -> String {
+    match word.strip_prefix('"').and_then(|w| w.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\"\"", "\""),
+        None => word.to_lowercase(),
+    }
+}
+
+fn lock_timed_out(e: &Error) -> bool {
+    match e {
+        Error::Migration(m) => m.code == SqlState::LOCK_NOT_AVAILABLE.code(),
+        Error::Database { source, .. } => source.code() == Some(&SqlState::LOCK_NOT_AVAILABLE),
+        _ => false,
+    }
+}
+
+/// Sets the session's timeouts for a `no-transaction` file's next attempt.
+async fn set_session(client: &Client, schedule: &Schedule, attempt: u32) -> Result<(), Error> {
+    let settings = schedule.settings(attempt, false);
+    if settings.is_empty() {
+        return Ok(());
+    }
+    client
+        .batch_execute(&settings)
+        .await
+        .map_err(Error::db("setting lock_timeout and statement_timeout"))
+}
+
+/// Runs `work` while a second connection looks, every half lock timeout,
+/// for the sessions blocking the migrating one; returns the last seen.
+async fn watched<T>(
+    watch: &mut Watch<'_>,
+    client: &Client,
+    lock: Option<Duration>,
+    work: impl std::future::Future<Output = T>,
+) -> (T, Vec<Blocker>) {
+    let seen = RefCell::new(Vec::new());
+    let Some(lock) = lock else {
+        return (work.await, seen.into_inner());
+    };
+    let Some((watcher, pid)) = watch.ready(client).await else {
+        return (work.await, seen.into_inner());
+    };
+    let every = (lock / 2).clamp(Duration::from_millis(20), Duration::from_secs(1));
+    let poll = async {
+        loop {
+            tokio::time::sleep(every).await;
+            match blockers(watcher, pid).await {
+                Ok(found) if !found.is_empty() => *seen.borrow_mut() = found,
+                Ok(_) => {}
+                Err(e) => tracing::debug!("looking up lock blockers: {e}"),
+            }
+        }
+    };
+    let result = match select(pin!(work), pin!(poll)).await {
+        Either::Left((result, _)) => result,
+        Either::Right(((), work)) => work.await,
+    };
+    (result, seen.into_inner())
+}
+
+/// The sessions `pid` waits for, as `pg_stat_activity` shows them.
+async fn blockers(watcher: &Client, pid: i32) -> Result<Vec<Blocker>, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT pid, coalesce(application_name, ''), coalesce(state, ''), \
+         (extract(epoch FROM clock_timestamp() - xact_start) * 1000)::bigint, \
+         left(regexp_replace(coalesce(query, ''), '\\s+', ' ', 'g'), 80) \
+         FROM pg_stat_activity WHERE pid = ANY (pg_blocking_pids({pid})) ORDER BY xact_start"
+    );
+    Ok(watcher
+        .simple_query(&sql)
+        .await?
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(Blocker {
+                pid: r.get(0)?.parse().ok()?,
+                application_name: r.get(1).unwrap_or_default().to_string(),
+                state: r.get(2).unwrap_or_default().to_string(),
+                transaction_open: r.get(3).and_then(|ms| ms.parse().ok()).map(Duration::from_millis),
+                query: r.get(4).unwrap_or_default().to_string(),
+            }),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Invalid indexes: `(oid, relname, qualified name)`.
+async fn invalid_indexes(client: &Client) -> Result<Vec<(String, String, String)>, Error> {
+    let sql = "SELECT i.indexrelid::oid::text, c.relname, \
+               quote_ident(n.nspname) || '.' || quote_ident(c.relname) \
+               FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+               WHERE NOT i.indisvalid";
+    Ok(client
+        .simple_query(sql)
+        .await
+        .map_err(Error::db("looking for INVALID indexes"))?
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some((
+                r.get(0)?.to_string(),
+                r.get(1)?.to_string(),
+                r.get(2)?.to_string(),
+            )),
+            _ => None,
+        })
+        .collect())
+}
+
+/// The INVALID index a failed `CREATE INDEX CONCURRENTLY` left: new since
+/// `before`, and named `name` when the statement names it.
+async fn left_invalid(
+    client: &Client,
+    before: &[(String, String, String)],
+    name: Option<&str>,
+) -> Result<Option<String>, Error> {
+    Ok(invalid_indexes(client)
+        .await?
+        .into_iter()
+        .find(|(oid, relname, _)| !before.iter().any(|b| &b.0 == oid) && name.is_none_or(|n| n == relname))
+        .map(|(_, _, qualified)| qualified))
+}
+
+async fn drop_index(client: &Client, qualified: &str) -> Result<(), Error> {
+    client
+        .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}"))
+        .await
+        .map_err(Error::db(format!(
+            "dropping the INVALID index {qualified} that a failed CREATE INDEX CONCURRENTLY left"
+        )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_timeouts_grow_to_the_maximum_and_pauses_have_jitter() {
+        let options = Timeouts::default();
+        let schedule = Schedule {
+            first_lock: options.lock_timeout,
+            statement: None,
+            options,
+        };
+        let ms = |a| schedule.lock(a).unwrap().as_millis();
+        assert_eq!((ms(1), ms(2), ms(3), ms(4), ms(30)), (250, 500, 1000, 1000, 1000));
+        for attempt in 1..40 {
+            let full = (100u128 << (attempt - 1).min(16)).min(2000);
+            let pause = schedule.pause(attempt).as_millis();
+            assert!(pause >= full / 2 && pause <= full, "{attempt}: {pause}");
+        }
+        assert_eq!(
+            schedule.settings(1, true),
+            "SET LOCAL lock_timeout = '250ms'; "
+        );
+    }
+
+    #[test]
+    fn a_directive_above_the_maximum_is_kept() {
+        let schedule = Schedule {
+            first_lock: Some(Duration::from_secs(5)),
+            statement: Some(Duration::from_secs(600)),
+            options: Timeouts::default(),
+        };
+        assert_eq!(schedule.lock(3), Some(Duration::from_secs(5)));
+        assert_eq!(
+            schedule.settings(1, false),
+            "SET lock_timeout = '5000ms'; SET statement_timeout = '600000ms'; "
+        );
+    }
+
+    #[test]
+    fn names_the_index_of_create_index_concurrently() {
+        let name = |sql: &str| {
+            let (_dir, m) = one_file(sql);
+            let statement = m.iter().next().unwrap().statements().next().unwrap();
+            match Kind::of(statement) {
+                Kind::ConcurrentIndex(name) => Some(name),
+                _ => None,
+            }
+        };
+        assert_eq!(name("CREATE INDEX CONCURRENTLY i ON t (a);"), Some(Some("i".into())));
+        assert_eq!(
+            name("create unique index concurrently if not exists \"Big\"\"i\" on t (a);"),
+            Some(Some("Big\"i".into()))
+        );
+        assert_eq!(name("CREATE INDEX CONCURRENTLY ON t (a);"), Some(None));
+        assert_eq!(name("CREATE INDEX CONCURRENTLY IX ON t (a);"), Some(Some("ix".into())));
+        assert_eq!(name("VACUUM t;"), None);
+    }
+
+    fn one_file(sql: &str) -> ((), crate::Migrations) {
+        let dir = std::env::temp_dir().join(format!("migrate-timeouts-{}-{}", std::process::id(), sql.len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("001_x.sql"), format!("-- migrate: no-transaction\n{sql}")).unwrap();
+        let m = crate::Migrations::from_dir(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        ((), m)
+    }
+}
