@@ -13,7 +13,6 @@ use deadpool_postgres::{Object, Pool};
 use futures_util::future::{select, Either};
 use migrate_core::checks::Words;
 use migrate_core::directive::{self, Timeout};
-use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 use std::pin::pin;
@@ -396,7 +395,7 @@ async fn set_session(client: &Client, schedule: &Schedule, attempt: u32) -> Resu
         .map_err(Error::db("setting lock_timeout and statement_timeout"))
 }
 
-/// Runs `work` while a second connection looks, every half lock timeout,
+/// Runs `work` while a second connection looks, every quarter lock timeout,
 /// for the sessions blocking the migrating one; returns the last seen.
 async fn watched<T>(
     watch: &mut Watch<'_>,
@@ -404,19 +403,19 @@ async fn watched<T>(
     lock: Option<Duration>,
     work: impl std::future::Future<Output = T>,
 ) -> (T, Vec<Blocker>) {
-    let seen = RefCell::new(Vec::new());
+    let seen = std::sync::Mutex::new(Vec::new());
     let Some(lock) = lock else {
-        return (work.await, seen.into_inner());
+        return (work.await, Vec::new());
     };
     let Some((watcher, pid)) = watch.ready(client).await else {
-        return (work.await, seen.into_inner());
+        return (work.await, Vec::new());
     };
-    let every = (lock / 2).clamp(Duration::from_millis(20), Duration::from_secs(1));
+    let every = (lock / 4).clamp(Duration::from_millis(20), Duration::from_millis(500));
     let poll = async {
         loop {
             tokio::time::sleep(every).await;
             match blockers(watcher, pid).await {
-                Ok(found) if !found.is_empty() => *seen.borrow_mut() = found,
+                Ok(found) if !found.is_empty() => *seen.lock().expect("never poisoned") = found,
                 Ok(_) => {}
                 Err(e) => tracing::debug!("looking up lock blockers: {e}"),
             }
@@ -426,7 +425,7 @@ async fn watched<T>(
         Either::Left((result, _)) => result,
         Either::Right(((), work)) => work.await,
     };
-    (result, seen.into_inner())
+    (result, seen.into_inner().expect("never poisoned"))
 }
 
 /// The sessions `pid` waits for, as `pg_stat_activity` shows them.
