@@ -12,7 +12,11 @@ use std::time::Duration;
 async fn blocker(pool: &Pool, name: &str, snapshot: bool) -> (Object, String) {
     let client = pool.get().await.unwrap();
     let pid = client_value(&client, "SELECT pg_backend_pid()").await;
-    let isolation = if snapshot { "ISOLATION LEVEL REPEATABLE READ" } else { "" };
+    let isolation = if snapshot {
+        "ISOLATION LEVEL REPEATABLE READ"
+    } else {
+        ""
+    };
     client
         .batch_execute(&format!(
             "SET application_name = '{name}'; BEGIN {isolation}; SELECT count(*) FROM t"
@@ -80,7 +84,11 @@ async fn a_blocked_file_retries_naming_the_blocker_and_succeeds_once_it_ends() {
     let report = run.await.unwrap().unwrap();
     assert_eq!(report.applied.len(), 1);
     assert_eq!(
-        value(&pool, "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'b'").await,
+        value(
+            &pool,
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'b'"
+        )
+        .await,
         "1"
     );
 }
@@ -95,20 +103,33 @@ async fn a_blocker_that_outlasts_the_budget_is_named_and_nothing_is_applied() {
         "CREATE TABLE IF NOT EXISTS side (id int);\nALTER TABLE t ADD COLUMN IF NOT EXISTS b int;",
     )]);
 
-    let e = blocked(set.runner().timeouts(short(Duration::from_secs(2))).run(&pool).await.unwrap_err());
+    let e = blocked(
+        set.runner()
+            .timeouts(short(Duration::from_secs(2)))
+            .run(&pool)
+            .await
+            .unwrap_err(),
+    );
     assert!(e.attempts > 1, "{e}");
-    assert_eq!(e.blockers.iter().map(|b| b.pid.to_string()).collect::<Vec<_>>(), [pid.clone()]);
+    let pids: Vec<String> = e.blockers.iter().map(|b| b.pid.to_string()).collect();
+    assert_eq!(pids, [pid.as_str()]);
     let text = e.to_string();
     assert!(text.starts_with("migration 001_add.sql gave up after"), "{text}");
     assert!(
-        text.contains(&format!("blocked by pid {pid} (application_name 'long_report', idle in transaction")),
+        text.contains(&format!(
+            "blocked by pid {pid} (application_name 'long_report', idle in transaction"
+        )),
         "{text}"
     );
     assert!(text.contains("001_add.sql:2:1"), "{text}");
     assert!(text.contains("ERROR 55P03"), "{text}");
     assert!(text.contains("nothing of this file was applied"), "{text}");
     assert_eq!(
-        value(&pool, "SELECT to_regclass('side') IS NULL AND to_regclass('schema_migrations') IS NOT NULL").await,
+        value(
+            &pool,
+            "SELECT to_regclass('side') IS NULL AND to_regclass('schema_migrations') IS NOT NULL"
+        )
+        .await,
         "t"
     );
     assert_eq!(value(&pool, "SELECT count(*) FROM schema_migrations").await, "0");
@@ -190,18 +211,26 @@ async fn a_concurrent_index_retried_after_a_lock_timeout_leaves_no_invalid_index
         let pool = pool.clone();
         async move { set.run(&pool).await }
     });
-    logs.wait_for("it left the INVALID index public.t_a, dropped before the retry").await;
-    logs.wait_for(&format!("blocked by pid {pid} (application_name 'snapshot'")).await;
+    logs.wait_for("it left the INVALID index public.t_a, dropped before the retry")
+        .await;
+    logs.wait_for(&format!("blocked by pid {pid} (application_name 'snapshot'"))
+        .await;
     holder.batch_execute("COMMIT").await.unwrap();
 
     run.await.unwrap().unwrap();
     assert!(
-        logs.text().contains("001_index.sql: dropped the INVALID index public.t_a that the failed CREATE INDEX CONCURRENTLY left"),
+        logs.text().contains(
+            "001_index.sql: dropped the INVALID index public.t_a that the failed CREATE INDEX CONCURRENTLY left"
+        ),
         "{}",
         logs.text()
     );
     assert_eq!(
-        rows(&pool, "SELECT indexrelid::regclass::text, indisvalid::text FROM pg_index WHERE indrelid = 't'::regclass").await,
+        rows(
+            &pool,
+            "SELECT indexrelid::regclass::text, indisvalid::text FROM pg_index WHERE indrelid = 't'::regclass"
+        )
+        .await,
         [[Some("t_a".to_string()), Some("true".to_string())]]
     );
 }
@@ -213,10 +242,19 @@ async fn giving_up_on_a_concurrent_index_names_the_invalid_index_and_how_to_drop
     let (holder, pid) = blocker(&pool, "snapshot", true).await;
     let (_dir, set) = migrations(&[("001_index.sql", CIC)]);
 
-    let e = blocked(set.runner().timeouts(short(Duration::from_secs(1))).run(&pool).await.unwrap_err());
+    let e = blocked(
+        set.runner()
+            .timeouts(short(Duration::from_secs(1)))
+            .run(&pool)
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(e.invalid_index.as_deref(), Some("public.t_a"));
     let text = e.to_string();
-    assert!(text.contains(&format!("blocked by pid {pid} (application_name 'snapshot'")), "{text}");
+    assert!(
+        text.contains(&format!("blocked by pid {pid} (application_name 'snapshot'")),
+        "{text}"
+    );
     assert!(
         text.contains("the failed CREATE INDEX CONCURRENTLY left the INVALID index public.t_a; remove it with `DROP INDEX CONCURRENTLY public.t_a;`"),
         "{text}"
@@ -232,5 +270,8 @@ async fn giving_up_on_a_concurrent_index_names_the_invalid_index_and_how_to_drop
         .batch_execute("DROP INDEX CONCURRENTLY public.t_a")
         .await
         .unwrap();
-    assert_eq!(value(&pool, "SELECT count(*) FROM pg_index WHERE indrelid = 't'::regclass").await, "0");
+    assert_eq!(
+        value(&pool, "SELECT count(*) FROM pg_index WHERE indrelid = 't'::regclass").await,
+        "0"
+    );
 }

@@ -66,7 +66,10 @@ pub fn parse(comment: &str) -> Option<Result<Directive, Problem>> {
         ("lock-timeout", Directive::LockTimeout as fn(Timeout) -> Directive),
         ("statement-timeout", Directive::StatementTimeout),
     ] {
-        if let Some(duration) = value.strip_prefix(directive).filter(|d| d.is_empty() || d.starts_with(' ')) {
+        if let Some(duration) = value
+            .strip_prefix(directive)
+            .filter(|d| d.is_empty() || d.starts_with(' '))
+        {
             return Some(
                 parse_timeout(duration.trim())
                     .map(make)
@@ -105,7 +108,9 @@ pub fn parse_timeout(text: &str) -> Result<Timeout, String> {
         "d" => 86_400_000,
         "" => return Err(format!("`{text}` has no unit")),
         _ if unit.starts_with('.') => {
-            return Err(format!("`{text}` is not a whole number; use a smaller unit, such as `ms`"))
+            return Err(format!(
+                "`{text}` is not a whole number; use a smaller unit, such as `ms`"
+            ))
         }
         other => return Err(format!("`{other}` is not a unit of time")),
     };
@@ -186,7 +191,10 @@ mod tests {
         );
         assert!(matches!(
             parse("-- migrate: lock-timeout 5 seconds"),
-            Some(Err(Problem::BadDuration { directive: "lock-timeout", .. }))
+            Some(Err(Problem::BadDuration {
+                directive: "lock-timeout",
+                ..
+            }))
         ));
         assert_eq!(
             parse("-- migrate: lock-timeouts 5s"),

@@ -118,7 +118,9 @@ pub fn check_source(file: &str, version: Option<u64>, bytes: &[u8]) -> Result<Ch
                         ),
                     }
                 }
-                Some(Ok(Directive::LockTimeout(_) | Directive::StatementTimeout(_))) if token.start < first_statement => {
+                Some(Ok(Directive::LockTimeout(_) | Directive::StatementTimeout(_)))
+                    if token.start < first_statement =>
+                {
                     let name = token.text(text).split_whitespace().nth(2).unwrap_or_default();
                     if !timeouts_seen.insert(name.to_string()) {
                         errors.push(

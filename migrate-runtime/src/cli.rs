@@ -160,3 +160,43 @@ impl TimeoutArgs {
 fn duration(text: &str) -> Result<Timeout, String> {
     parse_timeout(text).map_err(|e| format!("{e}; {DURATION_HELP}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, clap::Parser)]
+    struct App {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    fn up(args: &[&str]) -> Result<Timeouts, String> {
+        let app = App::try_parse_from(["app", "up"].iter().chain(args)).map_err(|e| e.to_string())?;
+        match app.command {
+            Command::Up { timeouts, .. } => Ok(timeouts.over(Timeouts::default())),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn up_takes_timeout_flags_as_durations() {
+        assert_eq!(up(&[]), Ok(Timeouts::default()));
+        let t = up(&[
+            "--lock-timeout",
+            "2s",
+            "--lock-retry-budget",
+            "off",
+            "--statement-timeout",
+            "10min",
+        ])
+        .unwrap();
+        assert_eq!(t.lock_timeout, Some(Duration::from_secs(2)));
+        assert_eq!(t.budget, Duration::MAX);
+        assert_eq!(t.statement_timeout, Some(Duration::from_secs(600)));
+        assert_eq!(up(&["--lock-timeout", "off"]).unwrap().lock_timeout, None);
+        let e = up(&["--lock-timeout", "5"]).unwrap_err();
+        assert!(e.contains("`5` has no unit; write a whole number and a unit"), "{e}");
+    }
+}

@@ -152,7 +152,11 @@ pub struct Blocker {
 
 impl fmt::Display for Blocker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "pid {} (application_name '{}', {}", self.pid, self.application_name, self.state)?;
+        write!(
+            f,
+            "pid {} (application_name '{}', {}",
+            self.pid, self.application_name, self.state
+        )?;
         if let Some(open) = self.transaction_open {
             write!(f, ", transaction open {:.1} s", open.as_secs_f64())?;
         }

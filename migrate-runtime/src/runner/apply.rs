@@ -18,7 +18,12 @@ const SERVER_DURATION: &str = "(extract(epoch FROM clock_timestamp() - transacti
 
 /// Applies a normal file in one implicit transaction, after `settings`:
 /// `SET LOCAL` statements, each ending in `;`, on one line.
-pub(crate) async fn apply_transaction(client: &Client, table: &TableName, file: Migration, settings: &str) -> Result<(), Error> {
+pub(crate) async fn apply_transaction(
+    client: &Client,
+    table: &TableName,
+    file: Migration,
+    settings: &str,
+) -> Result<(), Error> {
     // The newline ends a trailing `--` comment; the `;` ends a last
     // statement written without one.
     let sql = format!(
@@ -27,20 +32,30 @@ pub(crate) async fn apply_transaction(client: &Client, table: &TableName, file: 
         record(table, &file, SERVER_DURATION)
     );
     let skipped = settings.matches(';').count();
-    run(client, &sql).await.map_err(|(e, done)| {
-        failure(file, done.saturating_sub(skipped), 0, e, None, settings.len())
-    })
+    run(client, &sql)
+        .await
+        .map_err(|(e, done)| failure(file, done.saturating_sub(skipped), 0, e, None, settings.len()))
 }
 
 /// Runs statement `index` of a `no-transaction` file on its own.
-pub(crate) async fn apply_statement(client: &Client, file: Migration, index: usize, statement: Statement) -> Result<(), Error> {
+pub(crate) async fn apply_statement(
+    client: &Client,
+    file: Migration,
+    index: usize,
+    statement: Statement,
+) -> Result<(), Error> {
     run(client, statement.text())
         .await
         .map_err(|(e, _)| failure(file, index, statement.offset(), e, Some(index), 0))
 }
 
 /// Records a `no-transaction` file whose statements all ran since `started`.
-pub(crate) async fn record_statementwise(client: &Client, table: &TableName, file: Migration, started: Instant) -> Result<(), Error> {
+pub(crate) async fn record_statementwise(
+    client: &Client,
+    table: &TableName,
+    file: Migration,
+    started: Instant,
+) -> Result<(), Error> {
     let millis = started.elapsed().as_millis().min(i32::MAX as u128);
     let sql = format!("{} {RESET_SESSION}", record(table, &file, &millis.to_string()));
     let total = file.statements().len();

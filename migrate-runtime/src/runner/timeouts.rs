@@ -6,7 +6,7 @@
 
 use super::apply::{apply_statement, apply_transaction, record_statementwise};
 use super::query::first_value;
-use crate::error::{Blocker, BlockedError};
+use crate::error::{BlockedError, Blocker};
 use crate::table::TableName;
 use crate::{Error, Migration, Statement};
 use deadpool_postgres::{Object, Pool};
@@ -195,7 +195,8 @@ async fn apply_statementwise(
         loop {
             set_session(client, schedule, tries.attempt).await?;
             if let Some(name) = tries.invalid_index.clone() {
-                let (dropped, blockers) = watched(watch, client, schedule.lock(tries.attempt), drop_index(client, &name)).await;
+                let (dropped, blockers) =
+                    watched(watch, client, schedule.lock(tries.attempt), drop_index(client, &name)).await;
                 match dropped {
                     Ok(()) => {
                         tracing::info!(
@@ -465,11 +466,7 @@ async fn invalid_indexes(client: &Client) -> Result<Vec<(String, String, String)
         .map_err(Error::db("looking for INVALID indexes"))?
         .iter()
         .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some((
-                r.get(0)?.to_string(),
-                r.get(1)?.to_string(),
-                r.get(2)?.to_string(),
-            )),
+            SimpleQueryMessage::Row(r) => Some((r.get(0)?.to_string(), r.get(1)?.to_string(), r.get(2)?.to_string())),
             _ => None,
         })
         .collect())
@@ -517,10 +514,7 @@ mod tests {
             let pause = schedule.pause(attempt).as_millis();
             assert!(pause >= full / 2 && pause <= full, "{attempt}: {pause}");
         }
-        assert_eq!(
-            schedule.settings(1, true),
-            "SET LOCAL lock_timeout = '250ms'; "
-        );
+        assert_eq!(schedule.settings(1, true), "SET LOCAL lock_timeout = '250ms'; ");
     }
 
     #[test]
@@ -540,7 +534,7 @@ mod tests {
     #[test]
     fn names_the_index_of_create_index_concurrently() {
         let name = |sql: &str| {
-            let (_dir, m) = one_file(sql);
+            let m = one_file(sql);
             let statement = m.iter().next().unwrap().statements().next().unwrap();
             match Kind::of(statement) {
                 Kind::ConcurrentIndex(name) => Some(name),
@@ -557,12 +551,13 @@ mod tests {
         assert_eq!(name("VACUUM t;"), None);
     }
 
-    fn one_file(sql: &str) -> ((), crate::Migrations) {
+    /// A `no-transaction` file holding `sql`, read through a folder.
+    fn one_file(sql: &str) -> crate::Migrations {
         let dir = std::env::temp_dir().join(format!("migrate-timeouts-{}-{}", std::process::id(), sql.len()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("001_x.sql"), format!("-- migrate: no-transaction\n{sql}")).unwrap();
         let m = crate::Migrations::from_dir(&dir).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
-        ((), m)
+        m
     }
 }
