@@ -1,11 +1,12 @@
 //! `cargo run --release -p migrate-bench`: every figure next to its floor,
 //! measured in the same run, written to `target/bench-results.md`.
 
+mod blocked;
 mod proxy;
 mod rebuild;
 mod workload;
 
-use migrate_runtime::{pool_from_url, Migrations};
+use migrate_runtime::{pool_from_url, Migrations, Timeouts};
 use std::fmt::Write as _;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -19,6 +20,11 @@ async fn main() {
     })
     .expect("a throwaway PostgreSQL");
     let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
+    blocked_ddl(&cluster, &mut out).await;
+    if std::env::args().nth(1).as_deref() == Some("blocked-ddl") {
+        println!("{out}");
+        return;
+    }
 
     for n in [10, 100, 1000] {
         let (_dir, set) = workload::migrations(n);
@@ -87,6 +93,42 @@ async fn main() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-results.md");
     std::fs::write(&path, &out).unwrap();
     println!("{out}\nwritten to {}", path.display());
+}
+
+/// A reader every 10 ms, a transaction open for 10 s, an `ALTER TABLE`:
+/// three runs with the default timeouts; the floor is one with them off.
+async fn blocked_ddl(cluster: &Cluster, out: &mut String) {
+    let mut with = Vec::new();
+    for _ in 0..3 {
+        with.push(blocked::measure(cluster, Timeouts::default()).await);
+    }
+    let off = Timeouts {
+        lock_timeout: None,
+        ..Timeouts::default()
+    };
+    let without = blocked::measure(cluster, off).await;
+    let worst = |f: fn(&blocked::Figures) -> Duration| ms(with.iter().map(f).max().unwrap());
+    row(
+        out,
+        "longest reader wait behind a blocked ALTER, worst of 3 (vs lock_timeout off)",
+        worst(|f| f.longest_read),
+        ms(without.longest_read),
+        "ms",
+    );
+    row(
+        out,
+        "migration done after the blocker ended, median of 3 (vs lock_timeout off)",
+        median(with.iter().map(|f| ms(f.after_blocker)).collect()),
+        ms(without.after_blocker),
+        "ms",
+    );
+    row(
+        out,
+        "migration done after the blocker ended, worst of 3 (vs lock_timeout off)",
+        worst(|f| f.after_blocker),
+        ms(without.after_blocker),
+        "ms",
+    );
 }
 
 fn row(out: &mut String, what: &str, ours: f64, floor: f64, unit: &str) {
