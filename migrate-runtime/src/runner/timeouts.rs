@@ -75,8 +75,8 @@ impl<'a> Watch<'a> {
         }
     }
 
-    /// The watching connection and the pid to watch, when both can be had.
-    async fn ready(&mut self, client: &Client) -> Option<(&Client, i32)> {
+    /// The migrating session's pid, asked once per run.
+    async fn pid(&mut self, client: &Client) -> Option<i32> {
         if self.pid.is_none() {
             self.pid = first_value(client, "SELECT pg_backend_pid()")
                 .await
@@ -84,13 +84,24 @@ impl<'a> Watch<'a> {
                 .flatten()
                 .and_then(|p| p.parse().ok());
         }
+        self.pid
+    }
+
+    /// The watching connection, taken from the pool when first needed, and
+    /// only when the pool has one to spare.
+    async fn watcher(&mut self) -> Option<&Client> {
         if self.watcher.is_none() {
-            match tokio::time::timeout(Duration::from_secs(1), self.pool.get()).await {
-                Ok(Ok(watcher)) => self.watcher = Some(watcher),
-                _ => tracing::debug!("no second connection to look up lock blockers with"),
+            let status = self.pool.status();
+            if status.available == 0 && status.size >= status.max_size {
+                tracing::debug!("no spare connection in the pool to look up lock blockers with");
+                return None;
             }
+            self.watcher = tokio::time::timeout(Duration::from_millis(500), self.pool.get())
+                .await
+                .ok()
+                .and_then(Result::ok);
         }
-        Some((self.watcher.as_deref()?, self.pid?))
+        self.watcher.as_deref().map(|w| &**w)
     }
 }
 
@@ -189,11 +200,19 @@ async fn apply_statementwise(
     schedule: &Schedule,
 ) -> Result<(), Error> {
     let started = Instant::now();
+    let mut in_force = String::new();
     for (index, statement) in file.statements().enumerate() {
         let kind = Kind::of(statement);
         let mut tries = Tries::new(file, schedule);
         loop {
-            set_session(client, schedule, tries.attempt).await?;
+            let settings = schedule.settings(tries.attempt, false);
+            if settings != in_force {
+                client
+                    .batch_execute(&settings)
+                    .await
+                    .map_err(Error::db("setting lock_timeout and statement_timeout"))?;
+                in_force = settings;
+            }
             if let Some(name) = tries.invalid_index.clone() {
                 let (dropped, blockers) =
                     watched(watch, client, schedule.lock(tries.attempt), drop_index(client, &name)).await;
@@ -384,18 +403,6 @@ fn lock_timed_out(e: &Error) -> bool {
     }
 }
 
-/// Sets the session's timeouts for a `no-transaction` file's next attempt.
-async fn set_session(client: &Client, schedule: &Schedule, attempt: u32) -> Result<(), Error> {
-    let settings = schedule.settings(attempt, false);
-    if settings.is_empty() {
-        return Ok(());
-    }
-    client
-        .batch_execute(&settings)
-        .await
-        .map_err(Error::db("setting lock_timeout and statement_timeout"))
-}
-
 /// Runs `work` while a second connection looks, every quarter lock timeout,
 /// for the sessions blocking the migrating one; returns the last seen.
 async fn watched<T>(
@@ -404,17 +411,20 @@ async fn watched<T>(
     lock: Option<Duration>,
     work: impl std::future::Future<Output = T>,
 ) -> (T, Vec<Blocker>) {
-    let seen = std::sync::Mutex::new(Vec::new());
     let Some(lock) = lock else {
         return (work.await, Vec::new());
     };
-    let Some((watcher, pid)) = watch.ready(client).await else {
+    let Some(pid) = watch.pid(client).await else {
         return (work.await, Vec::new());
     };
+    let seen = std::sync::Mutex::new(Vec::new());
     let every = (lock / 4).clamp(Duration::from_millis(20), Duration::from_millis(500));
     let poll = async {
         loop {
             tokio::time::sleep(every).await;
+            let Some(watcher) = watch.watcher().await else {
+                continue;
+            };
             match blockers(watcher, pid).await {
                 Ok(found) if !found.is_empty() => *seen.lock().expect("never poisoned") = found,
                 Ok(_) => {}
