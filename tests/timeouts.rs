@@ -259,6 +259,8 @@ async fn giving_up_on_a_concurrent_index_names_the_invalid_index_and_how_to_drop
         text.contains("the failed CREATE INDEX CONCURRENTLY left the INVALID index public.t_a; remove it with `DROP INDEX CONCURRENTLY public.t_a;`"),
         "{text}"
     );
+    assert!(text.contains("001_index.sql:3:1"), "{text}");
+    assert!(text.contains("statements 1 to 1 ran and stay applied"), "{text}");
     // The first statement ran and stays; the file is not recorded.
     assert_eq!(value(&pool, "SELECT to_regclass('other') IS NOT NULL").await, "t");
     assert_eq!(value(&pool, "SELECT count(*) FROM schema_migrations").await, "0");

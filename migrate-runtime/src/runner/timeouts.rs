@@ -6,7 +6,7 @@
 
 use super::apply::{apply_statement, apply_transaction, record_statementwise};
 use super::query::first_value;
-use crate::error::{BlockedError, Blocker};
+use crate::error::{BlockedError, Blocker, MigrationError};
 use crate::table::TableName;
 use crate::{Error, Migration, Statement};
 use deadpool_postgres::{Object, Pool};
@@ -202,8 +202,14 @@ async fn apply_statementwise(
     let started = Instant::now();
     let mut in_force = String::new();
     for (index, statement) in file.statements().enumerate() {
-        let kind = Kind::of(statement);
+        let kind = match schedule.first_lock {
+            Some(_) => Kind::of(statement),
+            None => Kind::Atomic,
+        };
         let mut tries = Tries::new(file, schedule);
+        // The statement's own lock timeout, reported when giving up while
+        // its INVALID index cannot be dropped either.
+        let mut statement_failure = None;
         loop {
             let settings = schedule.settings(tries.attempt, false);
             if settings != in_force {
@@ -225,7 +231,11 @@ async fn apply_statementwise(
                         tries.invalid_index = None;
                     }
                     Err(e) if lock_timed_out(&e) => {
-                        tries.retry(e, blockers, "the INVALID index is still there").await?;
+                        let cause = match &statement_failure {
+                            Some(m) => Error::Migration(Box::new(MigrationError::clone(m))),
+                            None => e,
+                        };
+                        tries.retry(cause, blockers, "the INVALID index is still there").await?;
                         continue;
                     }
                     Err(e) => return Err(e),
@@ -244,8 +254,11 @@ async fn apply_statementwise(
                     if let Kind::ConcurrentIndex(name) = &kind {
                         tries.invalid_index = left_invalid(client, &before, name.as_deref()).await?;
                     }
+                    if let Error::Migration(m) = &e {
+                        statement_failure = Some(MigrationError::clone(m));
+                    }
                     match kind.unsafe_to_retry() {
-                        Some(why) if schedule.first_lock.is_some() => {
+                        Some(why) => {
                             tries.not_retried = Some(why);
                             return Err(tries.blocked(e, blockers));
                         }
