@@ -109,8 +109,9 @@ impl Runner {
     /// When nothing is pending this is one statement on the server. Otherwise
     /// it takes the lock, validates the history, applies each file in its own
     /// transaction (or statement by statement for `no-transaction` files)
-    /// under the [`Timeouts`], and stops at the first failure. The connection that migrated is
-    /// closed afterwards, never returned to the pool.
+    /// under the [`Timeouts`], and stops at the first failure. The
+    /// connection that migrated is closed afterwards, never returned to the
+    /// pool.
     pub async fn run(&self, pool: &Pool) -> Result<Report, Error> {
         stale::warn_if_stale(&self.migrations);
         let client = connect::connect(pool, self.connect_timeout).await?;
