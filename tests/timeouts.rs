@@ -105,7 +105,7 @@ async fn a_blocker_that_outlasts_the_budget_is_named_and_nothing_is_applied() {
 
     let e = blocked(
         set.runner()
-            .timeouts(short(Duration::from_secs(2)))
+            .timeouts(short(Duration::from_secs(3)))
             .run(&pool)
             .await
             .unwrap_err(),
@@ -244,7 +244,7 @@ async fn giving_up_on_a_concurrent_index_names_the_invalid_index_and_how_to_drop
 
     let e = blocked(
         set.runner()
-            .timeouts(short(Duration::from_secs(1)))
+            .timeouts(short(Duration::from_secs(2)))
             .run(&pool)
             .await
             .unwrap_err(),
@@ -275,5 +275,36 @@ async fn giving_up_on_a_concurrent_index_names_the_invalid_index_and_how_to_drop
     assert_eq!(
         value(&pool, "SELECT count(*) FROM pg_index WHERE indrelid = 't'::regclass").await,
         "0"
+    );
+}
+
+#[tokio::test]
+async fn a_do_block_that_may_have_committed_is_not_retried() {
+    let (_, _, pool) = fresh().await;
+    table_t(&pool).await;
+    let (_holder, pid) = blocker(&pool, "report", false).await;
+    let (_dir, set) = migrations(&[(
+        "001_do.sql",
+        "-- migrate: no-transaction\nDO $$ BEGIN ALTER TABLE t ADD COLUMN IF NOT EXISTS b int; END $$;",
+    )]);
+
+    // A longer first timeout leaves time to see the blocker on a busy machine.
+    let timeouts = Timeouts {
+        lock_timeout: Some(Duration::from_secs(1)),
+        ..Timeouts::default()
+    };
+    let e = blocked(set.runner().timeouts(timeouts).run(&pool).await.unwrap_err());
+    assert_eq!(e.attempts, 1);
+    let text = e.to_string();
+    assert!(
+        text.starts_with(
+            "migration 001_do.sql could not take a lock within lock_timeout and was not retried \
+             (a procedure or DO block may have committed part of its work)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("pid {pid} (application_name 'report'")),
+        "{text}"
     );
 }
