@@ -6,5 +6,7 @@ fn bad_migration_folders_do_not_compile() {
     // trybuild compiles the cases in a crate of its own; tell the macro
     // where this crate's fixture folders are.
     std::env::set_var("MIGRATE_MACROS_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"));
-    trybuild::TestCases::new().compile_fail("ui/*.rs");
+    let cases = trybuild::TestCases::new();
+    cases.compile_fail("ui/*.rs");
+    cases.pass("ui/pass/*.rs");
 }

@@ -18,16 +18,34 @@ pub enum Lint {
     ForeignKeyWithoutOnDelete,
     HeaderNumberMismatch,
     BlockingIndex,
+    ChangingColumnType,
+    SettingNotNull,
+    AddingRequiredColumn,
+    AddingVolatileDefault,
+    ConstraintWithoutNotValid,
+    ConstraintWithoutIndex,
+    Renaming,
+    BlockingMaintenance,
+    ExplicitLock,
 }
 
 impl Lint {
-    pub const ALL: [Lint; 6] = [
+    pub const ALL: [Lint; 15] = [
         Lint::MissingIfNotExists,
         Lint::MissingIfExists,
         Lint::DestructiveChange,
         Lint::ForeignKeyWithoutOnDelete,
         Lint::HeaderNumberMismatch,
         Lint::BlockingIndex,
+        Lint::ChangingColumnType,
+        Lint::SettingNotNull,
+        Lint::AddingRequiredColumn,
+        Lint::AddingVolatileDefault,
+        Lint::ConstraintWithoutNotValid,
+        Lint::ConstraintWithoutIndex,
+        Lint::Renaming,
+        Lint::BlockingMaintenance,
+        Lint::ExplicitLock,
     ];
 
     pub fn name(self) -> &'static str {
@@ -38,6 +56,15 @@ impl Lint {
             Lint::ForeignKeyWithoutOnDelete => "foreign-key-without-on-delete",
             Lint::HeaderNumberMismatch => "header-number-mismatch",
             Lint::BlockingIndex => "blocking-index",
+            Lint::ChangingColumnType => "changing-column-type",
+            Lint::SettingNotNull => "setting-not-null",
+            Lint::AddingRequiredColumn => "adding-required-column",
+            Lint::AddingVolatileDefault => "adding-volatile-default",
+            Lint::ConstraintWithoutNotValid => "constraint-without-not-valid",
+            Lint::ConstraintWithoutIndex => "constraint-without-index",
+            Lint::Renaming => "renaming",
+            Lint::BlockingMaintenance => "blocking-maintenance",
+            Lint::ExplicitLock => "explicit-lock",
         }
     }
 
@@ -61,6 +88,10 @@ pub struct FileState {
     /// Tables created earlier in this file (lowercase, unqualified): new,
     /// hence empty, so locking them blocks nobody.
     created_tables: Vec<String>,
+    /// Constraints added `NOT VALID` earlier in this file, by name.
+    not_valid_constraints: Vec<String>,
+    /// Tables on which this file already ran `VALIDATE CONSTRAINT`.
+    validated_tables: Vec<String>,
 }
 
 /// One statement, as every rule sees it.
@@ -97,6 +128,16 @@ impl<'a> Context<'a> {
         t.kind == TokenKind::Word && t.text(self.src).eq_ignore_ascii_case(k)
     }
 
+    /// Where `keywords` appear in a row among `words`, searching from `from`.
+    pub fn find_seq(&self, words: &[&Token], from: usize, keywords: &[&str]) -> Option<usize> {
+        (from..words.len()).find(|&i| {
+            keywords
+                .iter()
+                .enumerate()
+                .all(|(k, kw)| words.get(i + k).is_some_and(|t| self.is(t, kw)))
+        })
+    }
+
     /// Whether `table` (lowercase, unqualified) was created earlier in this file.
     pub fn created_here(&self, table: &str) -> bool {
         self.state.created_tables.iter().any(|t| t == table)
@@ -119,6 +160,45 @@ impl<'a> Context<'a> {
             Some(quoted) => quoted.replace("\"\"", "\""),
             None => text.to_ascii_lowercase(),
         }
+    }
+
+    /// The table an `ALTER TABLE` statement alters, when this file did not
+    /// create it: a table that already holds rows and serves queries.
+    pub fn existing_altered_table(&self) -> Option<String> {
+        let w = &self.words;
+        if !w.starts_with(&["ALTER", "TABLE"]) {
+            return None;
+        }
+        let mut i = 2;
+        if self.if_exists(i) {
+            i += 2;
+        }
+        if w.is(i, "ONLY") {
+            i += 1;
+        }
+        let table = self.qualified_tail(w.words.get(i)?.1);
+        (!self.created_here(&table)).then_some(table)
+    }
+
+    /// Whether some depth-0 word of the statement names a table this file created.
+    pub fn names_a_created_table(&self) -> bool {
+        self.words
+            .words
+            .iter()
+            .any(|(_, t)| self.created_here(&self.qualified_tail(t)))
+    }
+
+    /// The tokens of clause `i` of `clauses`, from its first word to the
+    /// next clause (or the end of the statement), parentheses included.
+    pub fn clause_tokens(&self, clauses: &[Vec<&'a Token>], i: usize) -> &'a [Token] {
+        let range = self.range();
+        let index = |t: &Token| range.iter().position(|u| std::ptr::eq(u, t));
+        let start = clauses[i].first().and_then(|t| index(t)).unwrap_or(range.len());
+        let end = clauses[i + 1..]
+            .iter()
+            .find_map(|c| c.first().and_then(|t| index(t)))
+            .unwrap_or(range.len());
+        &range[start..end.max(start)]
     }
 
     /// The table a `CREATE TABLE` statement creates.
@@ -189,9 +269,12 @@ pub fn statement(src: &str, tokens: &[Token], stmt: &Statement, state: &mut File
         rule(&cx, &mut found);
     }
     let created = cx.created_table();
+    let constraints = rules::constraint_without_not_valid::remember(&cx);
     if let Some(table) = created {
         state.created_tables.push(table);
     }
+    state.not_valid_constraints.extend(constraints.not_valid);
+    state.validated_tables.extend(constraints.validated);
     let order = |l: Lint| Lint::ALL.iter().position(|x| *x == l);
     found.sort_by_key(|f| (f.offset, order(f.lint)));
     found
