@@ -1,6 +1,7 @@
 //! `migrate`: create and check migration files, and run the operations of
 //! `migrate-runtime` against a folder read at run time.
 
+mod baseline;
 mod new;
 
 use clap::{Parser, Subcommand};
@@ -54,6 +55,15 @@ enum Command {
         /// Fail on lint warnings too.
         #[arg(long)]
         deny_warnings: bool,
+        /// Lint the history too: the files up to the folder's `lint-baseline`.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Write DIR/lint-baseline at the newest version present: lints stay
+    /// silent for the files that exist now, and speak for every newer one.
+    LintBaseline {
+        /// The folder (default: --dir).
+        dir: Option<PathBuf>,
     },
     #[command(flatten)]
     Database(migrate_runtime::cli::Command),
@@ -63,14 +73,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::New { ref name } => new::create(&cli.dir, &name.join(" ")),
-        Command::Check { ref dir, deny_warnings } => check(dir.as_ref().unwrap_or(&cli.dir), deny_warnings),
+        Command::Check {
+            ref dir,
+            deny_warnings,
+            all,
+        } => check(dir.as_ref().unwrap_or(&cli.dir), deny_warnings, all),
+        Command::LintBaseline { ref dir } => baseline::write(dir.as_ref().unwrap_or(&cli.dir)),
         Command::Database(ref command) => database(&cli, command),
     }
 }
 
 /// Prints every problem and warning as `file:line:col: message`; fails on
-/// problems, and on warnings with `deny_warnings`.
-fn check(dir: &std::path::Path, deny_warnings: bool) -> ExitCode {
+/// problems, and on warnings with `deny_warnings`. Warnings in files up to
+/// the lint baseline are counted, and printed only with `all`.
+fn check(dir: &std::path::Path, deny_warnings: bool, all: bool) -> ExitCode {
     let folder = match migrate_core::load_dir(dir, &dir.to_string_lossy()) {
         Ok(folder) => folder,
         Err(problem) => migrate_core::Folder {
@@ -82,9 +98,23 @@ fn check(dir: &std::path::Path, deny_warnings: bool) -> ExitCode {
         eprintln!("{problem}");
     }
     let mut warned = false;
-    for warning in folder.warnings() {
+    let warnings: Vec<_> = if all {
+        folder.all_warnings().collect()
+    } else {
+        folder.warnings().collect()
+    };
+    for warning in warnings {
         eprintln!("{warning}");
         warned = true;
+    }
+    let history = folder.all_warnings().count() - folder.warnings().count();
+    if let (Some(baseline), false, 1..) = (&folder.baseline, all, history) {
+        eprintln!(
+            "{} finding(s) in files up to the lint baseline ({}) not shown; `migrate check --all {}` shows them",
+            history,
+            baseline.through,
+            dir.display()
+        );
     }
     if folder.problems.is_empty() && !(deny_warnings && warned) {
         ExitCode::SUCCESS

@@ -183,3 +183,86 @@ fn check_reports_lint_warnings_and_can_deny_them() {
     assert!(out.status.success());
     assert_eq!(text(&out).1, "");
 }
+
+#[test]
+fn lint_baseline_makes_the_history_quiet_and_check_all_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("migrations");
+    std::fs::create_dir(&m).unwrap();
+    std::fs::write(m.join("001_old.sql"), "CREATE TABLE t (id int);\n").unwrap();
+    std::fs::write(m.join("002_old.sql"), "DROP TABLE IF EXISTS legacy;\n").unwrap();
+    let out = migrate(dir.path(), &["check", "--deny-warnings"], None);
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+
+    let out = migrate(dir.path(), &["lint-baseline"], None);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(
+        text(&out).0,
+        "Wrote migrations/lint-baseline: lints are silent for files up to 002 (2 finding(s); `migrate check --all` lists them) and speak for every newer file\n"
+    );
+    let written = std::fs::read_to_string(m.join("lint-baseline")).unwrap();
+    assert_eq!(written.lines().last(), Some("002"), "{written}");
+
+    let out = migrate(dir.path(), &["check", "--deny-warnings"], None);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(
+        text(&out).1,
+        "2 finding(s) in files up to the lint baseline (2) not shown; `migrate check --all migrations` shows them\n"
+    );
+    let out = migrate(dir.path(), &["check", "--all"], None);
+    let (_, stderr) = text(&out);
+    let findings: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("  help:")).collect();
+    assert_eq!(findings.len(), 2, "{stderr}");
+    assert!(findings[0].starts_with("migrations/001_old.sql:1:1:"), "{stderr}");
+    assert!(findings[1].starts_with("migrations/002_old.sql:1:1:"), "{stderr}");
+
+    std::fs::write(m.join("003_new.sql"), "ALTER TABLE t RENAME COLUMN id TO key;\n").unwrap();
+    let out = migrate(dir.path(), &["check", "--deny-warnings"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out)
+            .1
+            .starts_with("migrations/003_new.sql:1:15: renaming a column of `t`"),
+        "{:?}",
+        text(&out)
+    );
+}
+
+#[test]
+fn the_baseline_never_silences_errors_and_must_be_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("migrations");
+    std::fs::create_dir(&m).unwrap();
+    std::fs::write(m.join("001_tx.sql"), "SELECT 1;\nCOMMIT;\n").unwrap();
+    std::fs::write(m.join("lint-baseline"), "1\n").unwrap();
+    let out = migrate(dir.path(), &["check"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out)
+            .1
+            .starts_with("migrations/001_tx.sql:2:1: transaction control `COMMIT`"),
+        "{:?}",
+        text(&out)
+    );
+
+    std::fs::write(m.join("001_tx.sql"), "SELECT 1;\n").unwrap();
+    std::fs::write(m.join("lint-baseline"), "# history\n12\n").unwrap();
+    let out = migrate(dir.path(), &["check"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out)
+            .1
+            .starts_with("migrations/lint-baseline: the lint baseline is 12, above the newest migration (1)"),
+        "{:?}",
+        text(&out)
+    );
+
+    let empty = tempfile::tempdir().unwrap();
+    std::fs::create_dir(empty.path().join("migrations")).unwrap();
+    let out = migrate(empty.path(), &["lint-baseline"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out).1,
+        "error: migrations holds no migration file, so there is no history to exempt from the lints\n"
+    );
+}

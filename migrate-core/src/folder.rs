@@ -1,5 +1,6 @@
 //! Reads a migrations folder: every `*.sql` file must be a valid migration.
 
+use crate::baseline;
 use crate::diagnostic::Diagnostic;
 use crate::name;
 use crate::source::{check_source, CheckedFile};
@@ -21,15 +22,39 @@ pub struct SourceMigration {
 pub struct Folder {
     pub migrations: Vec<SourceMigration>,
     pub problems: Vec<Diagnostic>,
+    /// The newest version among the files named `NNN_name.sql`.
+    pub newest: Option<u64>,
+    /// The folder's lint baseline, when it has a valid one.
+    pub baseline: Option<Baseline>,
+}
+
+/// A folder's `lint-baseline` file: files up to `through` are history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Baseline {
+    pub through: u64,
+    pub path: PathBuf,
 }
 
 const NAME_RULE: &str =
     "migration files are named `NNN_name.sql`: at least three digits, `_`, then lowercase letters, digits and `_`";
 
 impl Folder {
-    /// Lint warnings of every file, in version order.
+    /// Lint warnings of the files newer than the baseline, in version order.
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.migrations
+            .iter()
+            .filter(|m| !self.is_history(m.version))
+            .flat_map(|m| &m.file.warnings)
+    }
+
+    /// Lint warnings of every file, the history included.
+    pub fn all_warnings(&self) -> impl Iterator<Item = &Diagnostic> {
         self.migrations.iter().flat_map(|m| &m.file.warnings)
+    }
+
+    /// Whether the baseline makes `version` history, exempt from lints.
+    pub fn is_history(&self, version: u64) -> bool {
+        self.baseline.as_ref().is_some_and(|b| version <= b.through)
     }
 }
 
@@ -78,6 +103,10 @@ pub fn load_dir(dir: &Path, shown_as: &str) -> Result<Folder, Diagnostic> {
         .max()
         .map_or(1, |v| v.saturating_add(1));
     let mut by_version: BTreeMap<u64, Vec<(String, PathBuf)>> = BTreeMap::new();
+    folder.newest = candidates
+        .iter()
+        .filter_map(|(n, _)| name::parse(n, 0).ok().map(|p| p.version))
+        .max();
     for (file_name, path) in candidates {
         match name::parse(&file_name, next_free) {
             Ok(parsed) => by_version.entry(parsed.version).or_default().push((file_name, path)),
@@ -144,7 +173,36 @@ pub fn load_dir(dir: &Path, shown_as: &str) -> Result<Folder, Diagnostic> {
             Err(problems) => folder.problems.extend(problems),
         }
     }
+    read_baseline(dir, &shown(baseline::FILE_NAME), &mut folder);
     Ok(folder)
+}
+
+/// Reads `dir/lint-baseline` into `folder`, if the file exists.
+fn read_baseline(dir: &Path, shown: &str, folder: &mut Folder) {
+    let path = dir.join(baseline::FILE_NAME);
+    let text = match std::fs::read(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) => {
+            return folder
+                .problems
+                .push(Diagnostic::error(shown, format!("cannot read the file: {e}")))
+        }
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    match baseline::parse(shown, &text) {
+        Err(problem) => folder.problems.push(problem),
+        Ok(through) if folder.newest.is_none_or(|newest| through > newest) => folder.problems.push(
+            Diagnostic::error(
+                shown,
+                format!(
+                    "the lint baseline is {through}, above the newest migration{}: files written later up to {through} would never be linted",
+                    folder.newest.map_or(String::new(), |n| format!(" ({n})"))
+                ),
+            )
+            .help("set it to the newest migration that already ran; `migrate lint-baseline` writes the newest version present"),
+        ),
+        Ok(through) => folder.baseline = Some(Baseline { through, path }),
+    }
 }
 
 fn leading_version(file_name: &str) -> Option<u64> {
@@ -204,6 +262,35 @@ mod tests {
             "{}",
             f.problems[0]
         );
+    }
+
+    #[test]
+    fn the_baseline_silences_history_but_not_errors() {
+        let drop = "DROP TABLE IF EXISTS t;";
+        let files = [("001_a.sql", drop), ("002_b.sql", drop), ("003_c.sql", drop)];
+        let (_d, f) = folder(&files);
+        assert_eq!(f.warnings().count(), 3);
+        let (_d, f) = folder(&[files[0], files[1], files[2], ("lint-baseline", "# history\n002\n")]);
+        assert!(f.problems.is_empty(), "{:?}", f.problems);
+        assert_eq!(f.baseline.as_ref().map(|b| b.through), Some(2));
+        let files_warned: Vec<_> = f.warnings().map(|w| w.file.as_str()).collect();
+        assert_eq!(files_warned, vec!["migrations/003_c.sql"]);
+        assert_eq!(f.all_warnings().count(), 3);
+        let (_d, f) = folder(&[("001_a.sql", "BEGIN;"), ("002_b.sql", drop), ("lint-baseline", "2")]);
+        assert_eq!(f.problems.len(), 1, "{:?}", f.problems);
+        assert!(f.problems[0].message.contains("transaction control"));
+    }
+
+    #[test]
+    fn a_baseline_above_the_newest_file_or_unreadable_is_an_error() {
+        let (_d, f) = folder(&[("001_a.sql", "SELECT 1;"), ("lint-baseline", "5\n")]);
+        assert_eq!(
+            f.problems[0].to_string().lines().next().unwrap(),
+            "migrations/lint-baseline: the lint baseline is 5, above the newest migration (1): files written later up to 5 would never be linted"
+        );
+        let (_d, f) = folder(&[("001_a.sql", "SELECT 1;"), ("lint-baseline", "001_a.sql\n")]);
+        assert_eq!(f.problems[0].location(), "migrations/lint-baseline:1:1");
+        assert!(f.baseline.is_none());
     }
 
     #[test]

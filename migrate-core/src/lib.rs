@@ -5,6 +5,7 @@
 //! Used by `embed_migrations!` at build time and by `migrate check` at run
 //! time, so both apply exactly the same rules.
 
+pub mod baseline;
 pub mod checks;
 pub mod checksum;
 pub mod diagnostic;
@@ -20,5 +21,5 @@ pub mod split;
 
 pub use checksum::{checksum, to_hex};
 pub use diagnostic::{Diagnostic, Severity};
-pub use folder::{load_dir, Folder, SourceMigration};
+pub use folder::{load_dir, Baseline, Folder, SourceMigration};
 pub use source::{check_source, CheckedFile, StatementSpan};

@@ -360,15 +360,31 @@ mod tests {
             ("blocking-index", "CREATE INDEX IF NOT EXISTS i ON existing (a);"),
             ("changing-column-type", "ALTER TABLE t ALTER COLUMN a TYPE bigint;"),
             ("setting-not-null", "ALTER TABLE t ALTER COLUMN a SET NOT NULL;"),
-            ("adding-required-column", "ALTER TABLE t ADD COLUMN IF NOT EXISTS a int NOT NULL;"),
-            ("adding-volatile-default", "ALTER TABLE t ADD COLUMN IF NOT EXISTS a float DEFAULT random();"),
-            ("constraint-without-not-valid", "ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0);"),
-            ("constraint-without-index", "ALTER TABLE t ADD CONSTRAINT u UNIQUE USING INDEX u, ADD UNIQUE (a);"),
+            (
+                "adding-required-column",
+                "ALTER TABLE t ADD COLUMN IF NOT EXISTS a int NOT NULL;",
+            ),
+            (
+                "adding-volatile-default",
+                "ALTER TABLE t ADD COLUMN IF NOT EXISTS a float DEFAULT random();",
+            ),
+            (
+                "constraint-without-not-valid",
+                "ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0);",
+            ),
+            (
+                "constraint-without-index",
+                "ALTER TABLE t ADD CONSTRAINT u UNIQUE USING INDEX u, ADD UNIQUE (a);",
+            ),
             ("renaming", "ALTER TABLE t RENAME COLUMN a TO b;"),
             ("blocking-maintenance", "REINDEX TABLE t;"),
             ("explicit-lock", "LOCK TABLE t;"),
         ];
-        assert_eq!(triggers.len() + 1, Lint::ALL.len(), "every lint but the header has a trigger");
+        assert_eq!(
+            triggers.len() + 1,
+            Lint::ALL.len(),
+            "every lint but the header has a trigger"
+        );
         for (lint, sql) in triggers {
             let fired = warnings(&format!("SELECT 1;\n{sql}"));
             assert_eq!(fired.len(), 1, "{lint}: {fired:?}");

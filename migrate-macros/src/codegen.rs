@@ -25,8 +25,9 @@ fn warning(diagnostic: &Diagnostic, span: Span) -> TokenStream {
 }
 
 /// A `Migrations` value in the layout of [`migrate_core::layout`]. The SQL
-/// is embedded with `include_str!` on each file, so editing or removing a
-/// file makes cargo rebuild the caller even without a build script.
+/// is embedded with `include_str!` on each file, and the lint baseline is
+/// read with `include_str!`, so editing or removing either makes cargo
+/// rebuild the caller even without a build script.
 pub fn migrations(folder: &Folder, dir: &Path, warnings: &[Diagnostic], span: Span) -> TokenStream {
     let packed = match layout::pack(&folder.migrations) {
         Ok(packed) => packed,
@@ -38,8 +39,13 @@ pub fn migrations(folder: &Folder, dir: &Path, warnings: &[Diagnostic], span: Sp
     let statements = Literal::byte_string(&packed.statements);
     let dir = dir.to_string_lossy();
     let warnings = warnings.iter().map(|w| warning(w, span));
+    let baseline = folder.baseline.as_ref().map(|b| {
+        let path = b.path.to_string_lossy();
+        quote! { const _: &str = ::core::include_str!(#path); }
+    });
     quote! {{
         #(#warnings)*
+        #baseline
         const EMBEDDED: &::migrate_runtime::__private::Embedded = &::migrate_runtime::__private::Embedded {
             text: ::core::concat!(#(::core::include_str!(#paths)),*),
             names: #names,

@@ -9,6 +9,7 @@
 
 mod codegen;
 
+use migrate_core::lint::summary;
 use proc_macro::TokenStream;
 use std::path::PathBuf;
 use syn::parse::{Parse, ParseStream};
@@ -16,7 +17,9 @@ use syn::{parse_macro_input, Ident, LitStr, Token};
 
 /// `embed_migrations!("migrations")`: the folder, relative to the calling
 /// crate's `Cargo.toml`. `embed_migrations!("migrations", deny_warnings)`
-/// turns lint warnings into errors.
+/// turns lint warnings into errors. Files up to the folder's
+/// `lint-baseline` are not linted; more than a few findings are printed as
+/// one summary line per lint.
 #[proc_macro]
 pub fn embed_migrations(input: TokenStream) -> TokenStream {
     let args = parse_macro_input!(input as Args);
@@ -26,7 +29,10 @@ pub fn embed_migrations(input: TokenStream) -> TokenStream {
         Err(problem) => return codegen::errors(&[problem], path.span()).into(),
         Ok(folder) => folder,
     };
-    let warnings: Vec<_> = folder.warnings().cloned().collect();
+    let mut warnings: Vec<_> = folder.warnings().cloned().collect();
+    if warnings.len() > summary::SUMMARY_ABOVE {
+        warnings = summary::summarize(&warnings, &path.value());
+    }
     if args.deny_warnings {
         let all: Vec<_> = folder.problems.iter().chain(&warnings).cloned().collect();
         if !all.is_empty() {

@@ -2,6 +2,7 @@
 //! One rule per file under `rules/`, each with its tests beside it.
 
 mod rules;
+pub mod summary;
 
 use crate::checks::Words;
 use crate::lexer::{Token, TokenKind};

@@ -1,0 +1,2 @@
+-- Migration 002: also history
+DROP TABLE t;

@@ -1,0 +1,2 @@
+-- Migration 002: history too
+DROP TABLE legacy;

@@ -1,0 +1,2 @@
+-- Migration 001: history, with findings the summary does not count
+DROP TABLE old;

@@ -1,0 +1,23 @@
+-- Migration 002: many tables written without IF NOT EXISTS
+CREATE TABLE t1 (id int);
+CREATE TABLE t2 (id int);
+CREATE TABLE t3 (id int);
+CREATE TABLE t4 (id int);
+CREATE TABLE t5 (id int);
+CREATE TABLE t6 (id int);
+CREATE TABLE t7 (id int);
+CREATE TABLE t8 (id int);
+CREATE TABLE t9 (id int);
+CREATE TABLE t10 (id int);
+CREATE TABLE t11 (id int);
+CREATE TABLE t12 (id int);
+CREATE TABLE t13 (id int);
+CREATE TABLE t14 (id int);
+CREATE TABLE t15 (id int);
+CREATE TABLE t16 (id int);
+CREATE TABLE t17 (id int);
+CREATE TABLE t18 (id int);
+CREATE TABLE t19 (id int);
+CREATE TABLE t20 (id int);
+CREATE TABLE t21 (id int);
+CREATE TABLE t22 (id int);
