@@ -74,7 +74,7 @@ fn psql_queries(file: &Path, database: &str) -> Vec<String> {
     let cluster = migrate_tests::cluster();
     let (port, proxy) = recording_proxy(cluster.port());
     let conninfo = format!("host=127.0.0.1 port={port} user=postgres dbname={database} sslmode=disable");
-    let out = Command::new(cluster.bin_dir().join("psql"))
+    let out = Command::new(cluster.tool("psql").unwrap())
         .args(["-X", "-q", "-o", "/dev/null", "-d", &conninfo, "-f"])
         .arg(file)
         .output()

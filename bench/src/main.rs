@@ -193,7 +193,7 @@ async fn apply_vs_psql(cluster: &Cluster, set: &Migrations, dir: &std::path::Pat
     std::fs::write(&file, script).unwrap();
     let (_, db) = database(cluster).await;
     let started = Instant::now();
-    let status = Command::new(cluster.bin_dir().join("psql"))
+    let status = Command::new(cluster.tool("psql").unwrap())
         .args([
             "-X",
             "-q",

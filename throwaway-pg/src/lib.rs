@@ -6,6 +6,9 @@
 //! as the `postgres` system user (which Debian's packages create); no `sudo`
 //! is needed.
 
+mod bin_dir;
+
+pub use bin_dir::{bin_dir, tool, BIN_ENV};
 use nix::unistd::{Uid, User};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::chown;
@@ -22,9 +25,17 @@ pub const INSTALL_HINT: &str =
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(
-        "PostgreSQL server binaries (initdb, pg_ctl) not found in /usr/lib/postgresql/*/bin or PATH; {INSTALL_HINT}"
+        "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found; searched: {searched}; {INSTALL_HINT}, or set {BIN_ENV}=/path/to/bin"
     )]
-    BinariesNotFound,
+    BinariesNotFound { searched: String },
+    #[error("PostgreSQL binaries in {dir} (from {source_of}) are unusable: {problem}")]
+    BadBinDir {
+        dir: PathBuf,
+        source_of: String,
+        problem: String,
+    },
+    #[error("`{name}` not found in {searched}; {INSTALL_HINT}")]
+    ToolNotFound { name: String, searched: String },
     #[error("running as root, but there is no `postgres` system user to run PostgreSQL as; {INSTALL_HINT} (it creates the user)")]
     NoPostgresUser,
     #[error("{what} failed: {detail}")]
@@ -43,11 +54,14 @@ pub struct Options {
     /// Keep the cluster in this folder across runs (created if missing)
     /// instead of a temporary one that is deleted at exit.
     pub data_dir: Option<PathBuf>,
+    /// The folder of `initdb`, `pg_ctl` and `postgres`; [`bin_dir()`] when `None`.
+    pub bin_dir: Option<PathBuf>,
 }
 
 /// A running cluster. Dropping it, or the process ending, stops it.
 pub struct Cluster {
     bin: PathBuf,
+    version_num: u32,
     data: PathBuf,
     log: PathBuf,
     port: u16,
@@ -59,8 +73,12 @@ pub struct Cluster {
 impl Cluster {
     /// Creates (unless `options.data_dir` already holds one) and starts a cluster.
     pub fn start(options: &Options) -> Result<Cluster, Error> {
-        let bin = bin_dir()?;
+        let bin = match &options.bin_dir {
+            Some(dir) => dir.clone(),
+            None => bin_dir()?,
+        };
         let run_as = run_as()?;
+        let version_num = bin_dir::probe(&bin, run_as)?;
         let (temp, root) = match &options.data_dir {
             Some(dir) => {
                 std::fs::create_dir_all(dir)?;
@@ -119,6 +137,7 @@ impl Cluster {
                 Ok(guardian) => {
                     return Ok(Cluster {
                         bin,
+                        version_num,
                         data,
                         log,
                         port,
@@ -142,9 +161,21 @@ impl Cluster {
         &self.log
     }
 
-    /// The folder holding the server binaries (`psql` is usually there too).
+    /// The folder holding the server binaries.
     pub fn bin_dir(&self) -> &Path {
         &self.bin
+    }
+
+    /// The server's version as `SHOW server_version_num` gives it
+    /// (`150018` for 15.18): for tests of version-dependent behaviour.
+    pub fn version_num(&self) -> u32 {
+        self.version_num
+    }
+
+    /// A client program (`psql`, `pg_dump`) to use with this cluster: from
+    /// its binary folder when there, else from the other places searched.
+    pub fn tool(&self, name: &str) -> Result<PathBuf, Error> {
+        tool(name, &self.bin)
     }
 
     /// A URL for `database` as the superuser `postgres`.
@@ -222,26 +253,6 @@ pub fn shared() -> Result<&'static Cluster, String> {
         .map_err(Clone::clone)
 }
 
-/// The newest `/usr/lib/postgresql/N/bin`, else the folder of `initdb` on PATH.
-pub fn bin_dir() -> Result<PathBuf, Error> {
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
-        .filter(|(_, bin): &(u32, PathBuf)| bin.join("initdb").is_file())
-        .collect();
-    versions.sort();
-    if let Some((_, bin)) = versions.pop() {
-        return Ok(bin);
-    }
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
-        .ok_or(Error::BinariesNotFound)
-}
-
 fn run_as() -> Result<Option<(u32, u32)>, Error> {
     if !Uid::effective().is_root() {
         return Ok(None);
@@ -252,7 +263,7 @@ fn run_as() -> Result<Option<(u32, u32)>, Error> {
     }
 }
 
-fn as_user<'a>(cmd: &'a mut Command, run_as: Option<(u32, u32)>, dir: &Path) -> &'a mut Command {
+pub(crate) fn as_user<'a>(cmd: &'a mut Command, run_as: Option<(u32, u32)>, dir: &Path) -> &'a mut Command {
     cmd.current_dir(dir);
     if let Some((uid, gid)) = run_as {
         cmd.uid(uid).gid(gid).env("HOME", dir).env("USER", "postgres");
