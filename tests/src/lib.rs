@@ -11,6 +11,13 @@ pub fn cluster() -> &'static Cluster {
     throwaway_pg::shared().unwrap_or_else(|e| panic!("cannot start a throwaway PostgreSQL: {e}"))
 }
 
+/// The server's version as `SHOW server_version_num` gives it (`180004`):
+/// branch on it where behaviour differs between versions, and let `.ci/run`
+/// run the test against a version on each side (see the README).
+pub fn server_version_num() -> u32 {
+    cluster().version_num()
+}
+
 /// A new empty database: its URL, name and a pool.
 pub async fn fresh() -> (String, String, Pool) {
     let url = cluster().create_database().await.unwrap();

@@ -27,11 +27,9 @@ const DEBIAN: &str = "/usr/lib/postgresql";
 fn search(explicit: Option<OsString>, debian: &Path, path: &OsStr) -> Result<PathBuf, Error> {
     if let Some(dir) = explicit.filter(|d| !d.is_empty()) {
         let dir = PathBuf::from(dir);
-        return check(&dir).map(|()| dir.clone()).map_err(|problem| Error::BadBinDir {
-            dir,
-            source_of: format!("${BIN_ENV}"),
-            problem,
-        });
+        return check(&dir)
+            .map(|()| dir.clone())
+            .map_err(|problem| Error::BadBinDir { dir, problem });
     }
     let mut searched = vec![format!("${BIN_ENV} (not set)")];
     match debian_bins(debian).pop() {
@@ -147,14 +145,13 @@ pub(crate) fn probe(bin: &Path, run_as: Option<(u32, u32)>) -> Result<u32, Error
 }
 
 fn unusable(bin: &Path, run_as: Option<(u32, u32)>, detail: String) -> Error {
-    let who = match run_as {
-        Some(_) => "the `postgres` user (every folder above it needs o+x, the files o+rx)",
-        None => "this user",
-    };
-    Error::BadBinDir {
-        dir: bin.to_path_buf(),
-        source_of: format!("running {}/postgres -V as {who}", bin.display()),
-        problem: detail,
+    Error::CannotRun {
+        postgres: bin.join("postgres"),
+        who: match run_as {
+            Some(_) => "the `postgres` user the cluster runs as",
+            None => "this user",
+        },
+        detail,
     }
 }
 
@@ -224,7 +221,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("$MIGRATE_PG_BIN") && e.contains("no initdb, pg_ctl, postgres there"),
+            e.starts_with("MIGRATE_PG_BIN=") && e.contains("no initdb, pg_ctl, postgres there"),
             "{e}"
         );
         let found = search(Some(OsString::new()), &debian, OsStr::new("")).unwrap();

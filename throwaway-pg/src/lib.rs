@@ -28,11 +28,16 @@ pub enum Error {
         "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found; searched: {searched}; {INSTALL_HINT}, or set {BIN_ENV}=/path/to/bin"
     )]
     BinariesNotFound { searched: String },
-    #[error("PostgreSQL binaries in {dir} (from {source_of}) are unusable: {problem}")]
-    BadBinDir {
-        dir: PathBuf,
-        source_of: String,
-        problem: String,
+    #[error("{BIN_ENV}={}: {problem}; set it to the folder holding initdb, pg_ctl and postgres", dir.display())]
+    BadBinDir { dir: PathBuf, problem: String },
+    #[error(
+        "`{} -V` fails as {who}: {detail}; that user needs o+x on every folder above it and o+rx on the binaries and their lib/ (`chmod -R a+rX`), and their shared libraries must resolve (`ldd`; the npm builds need the symlinks of native/pg-symlinks.json restored)",
+        postgres.display()
+    )]
+    CannotRun {
+        postgres: PathBuf,
+        who: &'static str,
+        detail: String,
     },
     #[error("`{name}` not found in {searched}; {INSTALL_HINT}")]
     ToolNotFound { name: String, searched: String },
