@@ -27,9 +27,11 @@ const DEBIAN: &str = "/usr/lib/postgresql";
 fn search(explicit: Option<OsString>, debian: &Path, path: &OsStr) -> Result<PathBuf, Error> {
     if let Some(dir) = explicit.filter(|d| !d.is_empty()) {
         let dir = PathBuf::from(dir);
-        return check(&dir)
-            .map(|()| dir.clone())
-            .map_err(|problem| Error::BadBinDir { dir, problem });
+        return check(&dir).map(|()| dir.clone()).map_err(|problem| Error::BadBinDir {
+            from: BIN_ENV,
+            dir,
+            problem,
+        });
     }
     let mut searched = vec![format!("${BIN_ENV} (not set)")];
     match debian_bins(debian).pop() {
@@ -80,11 +82,15 @@ pub fn tool(name: &str, preferred: &Path) -> Result<PathBuf, Error> {
 }
 
 /// What is missing from `dir` for it to be a server binary folder.
-fn check(dir: &Path) -> Result<(), String> {
+pub(crate) fn check(dir: &Path) -> Result<(), String> {
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("no such folder".into()),
+        Err(e) => return Err(format!("cannot read it: {e}")),
+        Ok(_) => {}
+    }
     let missing: Vec<&str> = SERVER.into_iter().filter(|b| !dir.join(b).is_file()).collect();
     match missing.as_slice() {
         [] => Ok(()),
-        _ if !dir.is_dir() => Err("no such folder".into()),
         names => Err(format!("no {} there", names.join(", "))),
     }
 }

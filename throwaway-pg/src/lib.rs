@@ -28,8 +28,12 @@ pub enum Error {
         "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found; searched: {searched}; {INSTALL_HINT}, or set {BIN_ENV}=/path/to/bin"
     )]
     BinariesNotFound { searched: String },
-    #[error("{BIN_ENV}={}: {problem}; set it to the folder holding initdb, pg_ctl and postgres", dir.display())]
-    BadBinDir { dir: PathBuf, problem: String },
+    #[error("{from}={}: {problem}; set it to the folder holding initdb, pg_ctl and postgres", dir.display())]
+    BadBinDir {
+        from: &'static str,
+        dir: PathBuf,
+        problem: String,
+    },
     #[error(
         "`{} -V` fails as {who}: {detail}; that user needs o+x on every folder above it and o+rx on the binaries and their lib/ (`chmod -R a+rX`), and their shared libraries must resolve (`ldd`; the npm builds need the symlinks of native/pg-symlinks.json restored)",
         postgres.display()
@@ -79,7 +83,13 @@ impl Cluster {
     /// Creates (unless `options.data_dir` already holds one) and starts a cluster.
     pub fn start(options: &Options) -> Result<Cluster, Error> {
         let bin = match &options.bin_dir {
-            Some(dir) => dir.clone(),
+            Some(dir) => bin_dir::check(dir)
+                .map(|()| dir.clone())
+                .map_err(|problem| Error::BadBinDir {
+                    from: "Options::bin_dir",
+                    dir: dir.clone(),
+                    problem,
+                })?,
             None => bin_dir()?,
         };
         let run_as = run_as()?;
