@@ -266,6 +266,10 @@ async fn a_debug_build_warns_loudly_about_files_it_did_not_embed() {
         index: packed.index.leak(),
         statements: packed.statements.leak(),
         source_dir: Some(leak(folder.path().to_string_lossy().into_owned())),
+        downs: &[],
+        irreversible: &[],
+        repeatables: &[],
+        squashes: None,
     }));
     let (_, _, pool) = fresh().await;
     let (logs, _guard) = Logs::capture();

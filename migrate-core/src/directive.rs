@@ -10,6 +10,10 @@ pub enum Directive {
     NoTransaction,
     /// Silence these lints (by name) for the file or one statement.
     Allow(Vec<String>),
+    /// The file cannot be reverted: `down` refuses to go below it.
+    Irreversible,
+    /// The file replaces versions `from..=through` (written by `migrate squash`).
+    Squashes { from: u64, through: u64 },
     /// The file's `lock_timeout` (`-- migrate: lock-timeout 5s`).
     LockTimeout(Timeout),
     /// The file's `statement_timeout` (`-- migrate: statement-timeout 10min`).
@@ -44,6 +48,8 @@ const KNOWN: &[&str] = &[
     "allow(LINT, ...)",
     "lock-timeout DURATION",
     "statement-timeout DURATION",
+    "irreversible",
+    "squashes NNN-NNN",
 ];
 
 /// How to write a duration, for error messages.
@@ -61,6 +67,12 @@ pub fn parse(comment: &str) -> Option<Result<Directive, Problem>> {
     let value = body[8..].trim();
     if value == "no-transaction" {
         return Some(Ok(Directive::NoTransaction));
+    }
+    if value == "irreversible" {
+        return Some(Ok(Directive::Irreversible));
+    }
+    if let Some(range) = value.strip_prefix("squashes ") {
+        return Some(squashes(range.trim()).ok_or_else(|| Problem::Unknown(value.to_string())));
     }
     for (directive, make) in [
         ("lock-timeout", Directive::LockTimeout as fn(Timeout) -> Directive),
@@ -84,6 +96,19 @@ pub fn parse(comment: &str) -> Option<Result<Directive, Problem>> {
         )),
         None => Err(Problem::Unknown(value.to_string())),
     })
+}
+
+/// `001-042`: two versions, the first not above the second.
+fn squashes(range: &str) -> Option<Directive> {
+    let (from, through) = range.split_once('-')?;
+    let number = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+    };
+    let (from, through) = (number(from)?, number(through)?);
+    (from <= through).then_some(Directive::Squashes { from, through })
 }
 
 /// Parses `500ms`, `5s`, `10min`, `1h`, `1d` (PostgreSQL's unit names) or
@@ -181,6 +206,15 @@ mod tests {
         assert_eq!(parse("-- migrate: no-transaction"), Some(Ok(Directive::NoTransaction)));
         assert_eq!(parse("--Migrate:no-transaction  "), Some(Ok(Directive::NoTransaction)));
         assert_eq!(parse("-- migrate: notx"), Some(Err(Problem::Unknown("notx".into()))));
+        assert_eq!(parse("-- migrate: irreversible"), Some(Ok(Directive::Irreversible)));
+        assert_eq!(
+            parse("-- migrate: squashes 001-042"),
+            Some(Ok(Directive::Squashes { from: 1, through: 42 }))
+        );
+        assert_eq!(
+            parse("-- migrate: squashes 042-001"),
+            Some(Err(Problem::Unknown("squashes 042-001".into())))
+        );
         assert_eq!(
             parse("-- migrate: lock-timeout 5s"),
             Some(Ok(Directive::LockTimeout(Timeout::After(Duration::from_secs(5)))))

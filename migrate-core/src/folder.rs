@@ -2,7 +2,9 @@
 
 use crate::baseline;
 use crate::diagnostic::Diagnostic;
+use crate::down::{self, SourceDown};
 use crate::name;
+use crate::repeatable::{self, SourceRepeatable};
 use crate::source::{check_source, CheckedFile};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +23,10 @@ pub struct SourceMigration {
 #[derive(Debug, Clone, Default)]
 pub struct Folder {
     pub migrations: Vec<SourceMigration>,
+    /// Down files, in version order.
+    pub downs: Vec<SourceDown>,
+    /// Files of `repeatable/`, in name order.
+    pub repeatables: Vec<SourceRepeatable>,
     pub problems: Vec<Diagnostic>,
     /// The newest version among the files named `NNN_name.sql`.
     pub newest: Option<u64>,
@@ -39,17 +45,32 @@ const NAME_RULE: &str =
     "migration files are named `NNN_name.sql`: at least three digits, `_`, then lowercase letters, digits and `_`";
 
 impl Folder {
-    /// Lint warnings of the files newer than the baseline, in version order.
+    /// Lint warnings of the files newer than the baseline: versioned, down,
+    /// then repeatable.
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        let downs = self
+            .downs
+            .iter()
+            .filter(|d| !self.is_history(d.version))
+            .flat_map(|d| &d.file.warnings);
+        let repeatables = self.repeatables.iter().flat_map(|r| &r.file.warnings);
         self.migrations
             .iter()
             .filter(|m| !self.is_history(m.version))
             .flat_map(|m| &m.file.warnings)
+            .chain(downs)
+            .chain(repeatables)
     }
 
     /// Lint warnings of every file, the history included.
     pub fn all_warnings(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.migrations.iter().flat_map(|m| &m.file.warnings)
+        let downs = self.downs.iter().flat_map(|d| &d.file.warnings);
+        let repeatables = self.repeatables.iter().flat_map(|r| &r.file.warnings);
+        self.migrations
+            .iter()
+            .flat_map(|m| &m.file.warnings)
+            .chain(downs)
+            .chain(repeatables)
     }
 
     /// Whether the baseline makes `version` history, exempt from lints.
@@ -75,6 +96,7 @@ pub fn load_dir(dir: &Path, shown_as: &str) -> Result<Folder, Diagnostic> {
     let mut folder = Folder::default();
     let shown = |file: &str| format!("{shown_as}/{file}");
     let mut candidates = Vec::new();
+    let mut down_candidates = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| Diagnostic::error(shown_as, format!("cannot list the folder: {e}")))?;
         let path = entry.path();
@@ -87,6 +109,7 @@ pub fn load_dir(dir: &Path, shown_as: &str) -> Result<Folder, Diagnostic> {
             continue;
         }
         match raw.into_string() {
+            Ok(file_name) if down::is_down(&file_name) => down_candidates.push((file_name, path)),
             Ok(file_name) => candidates.push((file_name, path)),
             Err(_) => folder
                 .problems
@@ -174,6 +197,13 @@ pub fn load_dir(dir: &Path, shown_as: &str) -> Result<Folder, Diagnostic> {
         }
     }
     read_baseline(dir, &shown(baseline::FILE_NAME), &mut folder);
+    folder.problems.extend(crate::squash::check(&folder.migrations, &shown));
+    let (downs, problems) = down::check(down_candidates, &folder.migrations, &shown);
+    folder.downs = downs;
+    folder.problems.extend(problems);
+    let (repeatables, problems) = repeatable::load(dir, shown_as);
+    folder.repeatables = repeatables;
+    folder.problems.extend(problems);
     Ok(folder)
 }
 

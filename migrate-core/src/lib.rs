@@ -10,14 +10,17 @@ pub mod checks;
 pub mod checksum;
 pub mod diagnostic;
 pub mod directive;
+pub mod down;
 pub mod folder;
 pub mod layout;
 pub mod lexer;
 pub mod lint;
 pub mod name;
 pub mod position;
+pub mod repeatable;
 pub mod source;
 pub mod split;
+pub mod squash;
 
 pub use checksum::{checksum, to_hex};
 pub use diagnostic::{Diagnostic, Severity};

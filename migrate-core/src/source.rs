@@ -26,6 +26,10 @@ pub struct CheckedFile {
     pub bom: bool,
     pub checksum: [u8; 32],
     pub no_transaction: bool,
+    /// `-- migrate: irreversible`: `down` refuses to revert it.
+    pub irreversible: bool,
+    /// `-- migrate: squashes FROM-THROUGH`: the versions this file replaces.
+    pub squashes: Option<(u64, u64)>,
     pub statements: Vec<StatementSpan>,
     /// Lint findings that no `allow` silenced.
     pub warnings: Vec<Diagnostic>,
@@ -37,6 +41,16 @@ const BOM: &str = "\u{feff}";
 /// whose version (when known) is `version`. Returns every problem found,
 /// not only the first.
 pub fn check_source(file: &str, version: Option<u64>, bytes: &[u8]) -> Result<CheckedFile, Vec<Diagnostic>> {
+    check_as(file, version, bytes, false)
+}
+
+/// [`check_source`], plus the lints of a repeatable file when `repeatable`.
+pub(crate) fn check_as(
+    file: &str,
+    version: Option<u64>,
+    bytes: &[u8],
+    repeatable: bool,
+) -> Result<CheckedFile, Vec<Diagnostic>> {
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
@@ -66,6 +80,8 @@ pub fn check_source(file: &str, version: Option<u64>, bytes: &[u8]) -> Result<Ch
 
     let mut no_transaction = false;
     let mut timeouts_seen = std::collections::HashSet::new();
+    let mut irreversible = false;
+    let mut squashes = None;
     // Allowed lints: for the whole file, or per statement index.
     let mut allowed_file: Vec<Lint> = Vec::new();
     let mut allowed: Vec<Vec<Lint>> = vec![Vec::new(); split.statements.len()];
@@ -85,14 +101,19 @@ pub fn check_source(file: &str, version: Option<u64>, bytes: &[u8]) -> Result<Ch
             TokenKind::LineComment => match directive::parse(token.text(text)) {
                 None => {}
                 Some(Ok(Directive::NoTransaction)) if token.start < first_statement => no_transaction = true,
-                Some(Ok(Directive::NoTransaction)) => errors.push(
-                    Diagnostic::error(
-                        file,
-                        "`-- migrate: no-transaction` must come before the first statement",
-                    )
-                    .at(at(token.start))
-                    .help("move this line to the comments at the top of the file"),
-                ),
+                Some(Ok(Directive::Irreversible)) if token.start < first_statement => irreversible = true,
+                Some(Ok(Directive::Squashes { from, through })) if token.start < first_statement => {
+                    squashes = Some((from, through))
+                }
+                Some(Ok(Directive::NoTransaction | Directive::Irreversible | Directive::Squashes { .. })) => errors
+                    .push(
+                        Diagnostic::error(
+                            file,
+                            format!("`{}` must come before the first statement", token.text(text).trim()),
+                        )
+                        .at(at(token.start))
+                        .help("move this line to the comments at the top of the file"),
+                    ),
                 Some(Ok(Directive::Allow(names))) => {
                     let mut lints = Vec::new();
                     for name in names {
@@ -205,12 +226,20 @@ pub fn check_source(file: &str, version: Option<u64>, bytes: &[u8]) -> Result<Ch
         findings.extend(lint::header(text, &split.tokens, first_statement, version).map(|f| (None, f)));
     }
     let mut state = lint::FileState::default();
+    let mut dropped = Vec::new();
     for (i, statement) in split.statements.iter().enumerate() {
         findings.extend(
             lint::statement(text, &split.tokens, statement, &mut state)
                 .into_iter()
+                // In a repeatable file the idempotency lint below asks for
+                // `IF NOT EXISTS` or what replaces it (`OR REPLACE`, a `DROP`).
+                .filter(|f| !repeatable || f.lint != Lint::MissingIfNotExists)
                 .map(|f| (Some(i), f)),
         );
+        if repeatable {
+            let words = Words::of(text, &split.tokens, statement);
+            findings.extend(crate::repeatable::lint(text, &words, &mut dropped).map(|f| (Some(i), f)));
+        }
     }
     let warnings = findings
         .into_iter()
@@ -240,6 +269,8 @@ pub fn check_source(file: &str, version: Option<u64>, bytes: &[u8]) -> Result<Ch
         bom,
         checksum: checksum(text),
         no_transaction,
+        irreversible,
+        squashes,
         statements,
         warnings,
     })

@@ -43,6 +43,24 @@ pub fn migrations(folder: &Folder, dir: &Path, warnings: &[Diagnostic], span: Sp
         let path = b.path.to_string_lossy();
         quote! { const _: &str = ::core::include_str!(#path); }
     });
+    let downs = folder.downs.iter().map(|d| {
+        let (version, path) = (d.version, d.path.to_string_lossy());
+        quote! { (#version, ::core::include_str!(#path)) }
+    });
+    let irreversible = folder
+        .migrations
+        .iter()
+        .filter(|m| m.file.irreversible)
+        .map(|m| m.version);
+    let repeatables = folder.repeatables.iter().map(|r| {
+        let (name, path) = (&r.file_name, r.path.to_string_lossy());
+        let checksum = r.file.checksum;
+        quote! { (#name, ::core::include_str!(#path), [#(#checksum),*]) }
+    });
+    let squashes = match folder.migrations.first().and_then(|m| m.file.squashes) {
+        Some((from, through)) => quote! { ::core::option::Option::Some((#from, #through)) },
+        None => quote! { ::core::option::Option::None },
+    };
     quote! {{
         #(#warnings)*
         #baseline
@@ -52,6 +70,10 @@ pub fn migrations(folder: &Folder, dir: &Path, warnings: &[Diagnostic], span: Sp
             index: #index,
             statements: #statements,
             source_dir: if ::core::cfg!(debug_assertions) { ::core::option::Option::Some(#dir) } else { ::core::option::Option::None },
+            downs: &[#(#downs),*],
+            irreversible: &[#(#irreversible),*],
+            repeatables: &[#(#repeatables),*],
+            squashes: #squashes,
         };
         ::migrate_runtime::Migrations::__embedded(EMBEDDED)
     }}

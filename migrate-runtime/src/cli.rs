@@ -17,7 +17,7 @@ use deadpool_postgres::Pool;
 use migrate_core::directive::{parse_timeout, Timeout, DURATION_HELP};
 use std::time::Duration;
 
-/// The operations on a database: `status`, `up`, `verify`, `baseline`, `forget`.
+/// The operations on a database: `status`, `up`, `verify`, `baseline`, `down`, `forget`.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
 pub enum Command {
     /// Show every migration: applied, pending, changed, missing or future.
@@ -41,6 +41,20 @@ pub enum Command {
         /// The newest version to record.
         #[arg(long, value_name = "NNN")]
         through: u64,
+    },
+    /// Revert applied migrations with their down SQL, newest first.
+    Down {
+        /// Keep this version and older ones applied (0 reverts everything).
+        #[arg(
+            long,
+            value_name = "NNN",
+            required_unless_present = "steps",
+            conflicts_with = "steps"
+        )]
+        to: Option<u64>,
+        /// Revert this many of the newest applied migrations.
+        #[arg(long, value_name = "N")]
+        steps: Option<usize>,
     },
     /// Delete one tracking row, so that its file runs again.
     Forget {
@@ -84,7 +98,11 @@ impl Command {
                 Ok(if report.up_to_date() {
                     "Database is up to date\n".to_string()
                 } else {
-                    format!("Applied {} migration(s)\n", report.applied.len())
+                    format!(
+                        "Applied {} migration(s) and {} repeatable file(s)\n",
+                        report.applied.len(),
+                        report.repeated.len()
+                    )
                 })
             }
             Command::Verify => {
@@ -103,6 +121,25 @@ impl Command {
                 } else {
                     format!("Recorded as applied, without running them: {}\n", recorded.join(", "))
                 })
+            }
+            Command::Down { to, steps } => {
+                let reverted = match (to, steps) {
+                    (Some(version), _) => runner.revert_to(pool, *version).await?,
+                    (None, steps) => runner.revert_steps(pool, steps.unwrap_or(1)).await?,
+                };
+                if reverted.is_empty() {
+                    return Ok("Nothing to revert\n".to_string());
+                }
+                let mut out = format!("Reverted {} migration(s):\n", reverted.len());
+                for r in reverted {
+                    let source = if r.from_stored_sql {
+                        " (down SQL stored in the history)"
+                    } else {
+                        ""
+                    };
+                    out.push_str(&format!("  {}{source}\n", r.file_name));
+                }
+                Ok(out)
             }
             Command::Forget { file } => {
                 let row = runner.forget(pool, file).await?;

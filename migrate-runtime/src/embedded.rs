@@ -16,6 +16,14 @@ pub mod __private {
         pub statements: &'static [u8],
         /// The folder the macro read, in debug builds.
         pub source_dir: Option<&'static str>,
+        /// Down files: the version they revert, and their text as on disk.
+        pub downs: &'static [(u64, &'static str)],
+        /// Versions marked `-- migrate: irreversible`.
+        pub irreversible: &'static [u64],
+        /// Repeatable files: `repeatable/NAME.sql`, text as on disk, checksum.
+        pub repeatables: &'static [(&'static str, &'static str, [u8; 32])],
+        /// The versions the first file replaces, when it is a squashed file.
+        pub squashes: Option<(u64, u64)>,
     }
 }
 
@@ -48,12 +56,32 @@ impl Migrations {
     fn from_folder(folder: &Folder, shown_as: &str) -> Result<Self, Vec<Diagnostic>> {
         let packed = layout::pack(&folder.migrations).map_err(|e| vec![Diagnostic::error(shown_as, e)])?;
         let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        let downs: Vec<(u64, &'static str)> = folder
+            .downs
+            .iter()
+            .map(|d| (d.version, leak(d.file.text.clone())))
+            .collect();
+        let irreversible: Vec<u64> = folder
+            .migrations
+            .iter()
+            .filter(|m| m.file.irreversible)
+            .map(|m| m.version)
+            .collect();
+        let repeatables: Vec<(&'static str, &'static str, [u8; 32])> = folder
+            .repeatables
+            .iter()
+            .map(|r| (leak(r.file_name.clone()), leak(r.file.text.clone()), r.file.checksum))
+            .collect();
         let data = Embedded {
             text: leak(packed.text),
             names: leak(packed.names),
             index: Vec::leak(packed.index),
             statements: Vec::leak(packed.statements),
             source_dir: None,
+            downs: Vec::leak(downs),
+            irreversible: Vec::leak(irreversible),
+            repeatables: Vec::leak(repeatables),
+            squashes: folder.migrations.first().and_then(|m| m.file.squashes),
         };
         Ok(Migrations {
             data: Box::leak(Box::new(data)),
@@ -83,6 +111,24 @@ impl Migrations {
     /// The folder the macro read, in debug builds.
     pub fn source_dir(&self) -> Option<&'static str> {
         self.data.source_dir
+    }
+
+    /// The repeatable files, in name order.
+    pub fn repeatables(&self) -> impl ExactSizeIterator<Item = Repeatable> + '_ {
+        self.data
+            .repeatables
+            .iter()
+            .map(|&(file_name, sql, checksum)| Repeatable {
+                file_name,
+                sql: sql.strip_prefix('\u{feff}').unwrap_or(sql),
+                checksum,
+            })
+    }
+
+    /// `(from, through)` when the first file is a squashed file replacing
+    /// those versions (`-- migrate: squashes FROM-THROUGH`).
+    pub fn squashes(&self) -> Option<(u64, u64)> {
+        self.data.squashes
     }
 
     /// A runner with default options; see [`Runner`](crate::Runner).
@@ -151,6 +197,18 @@ impl Migration {
         migrate_core::to_hex(&self.checksum())
     }
 
+    /// The SQL of its down file (`NNN_name.down.sql`), without a BOM.
+    pub fn down_sql(&self) -> Option<&'static str> {
+        let version = self.version();
+        let (_, sql) = self.data.downs.iter().find(|(v, _)| *v == version)?;
+        Some(sql.strip_prefix('\u{feff}').unwrap_or(sql))
+    }
+
+    /// Whether the file is marked `-- migrate: irreversible`.
+    pub fn irreversible(&self) -> bool {
+        self.data.irreversible.contains(&self.version())
+    }
+
     /// Whether the file runs statement by statement outside a transaction
     /// (`-- migrate: no-transaction`).
     pub fn no_transaction(&self) -> bool {
@@ -196,5 +254,31 @@ impl Statement {
     /// 1-based line and column (in characters) where the statement starts.
     pub fn line_col(&self) -> (u32, u32) {
         migrate_core::position::line_col(self.sql, self.start)
+    }
+}
+
+/// A repeatable file, `repeatable/NAME.sql`: runs again whenever its
+/// checksum differs from its last successful run.
+#[derive(Debug, Clone, Copy)]
+pub struct Repeatable {
+    file_name: &'static str,
+    sql: &'static str,
+    checksum: [u8; 32],
+}
+
+impl Repeatable {
+    /// `repeatable/NAME.sql`, as recorded in the tracking table.
+    pub fn file_name(&self) -> &'static str {
+        self.file_name
+    }
+
+    /// The file's SQL, without a leading BOM.
+    pub fn sql(&self) -> &'static str {
+        self.sql
+    }
+
+    /// The checksum as stored in the tracking table (lowercase hex).
+    pub fn checksum_hex(&self) -> String {
+        migrate_core::to_hex(&self.checksum)
     }
 }

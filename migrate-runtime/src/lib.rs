@@ -31,18 +31,22 @@ mod error;
 mod ops;
 mod plan;
 mod pool;
+mod repeatable;
 mod report;
+mod revert;
 mod runner;
 mod table;
 
 #[doc(hidden)]
 pub use embedded::__private;
-pub use embedded::{Migration, Migrations, Statement};
+pub use embedded::{Migration, Migrations, Repeatable, Statement};
 pub use error::{BlockedError, Blocker, Error, MigrationError};
 pub use migrate_core::Diagnostic;
 pub use plan::{AppliedRow, Entry, Plan, Policies, Policy, State};
 pub use pool::{pool_from_url, redact_url};
+pub use repeatable::{RepeatableEntry, RepeatableState};
 pub use report::{Applied, Report};
+pub use revert::Reverted;
 pub use runner::{lock_key, Runner, Timeouts};
 pub use table::TableName;
 

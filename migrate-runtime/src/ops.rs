@@ -179,6 +179,23 @@ impl Plan {
                     .unwrap_or_default(),
             ]);
         }
+        for r in &self.repeatables {
+            let row = r.row.as_ref();
+            lines.push([
+                "R".into(),
+                r.repeatable.file_name().to_string(),
+                match r.state {
+                    crate::RepeatableState::Current => "current",
+                    crate::RepeatableState::Outdated => "outdated",
+                    crate::RepeatableState::New => "new",
+                }
+                .into(),
+                row.and_then(|r| r.applied_at.clone()).unwrap_or_default(),
+                row.and_then(|r| r.duration_ms)
+                    .map(|d| format!("{d} ms"))
+                    .unwrap_or_default(),
+            ]);
+        }
         let widths: Vec<usize> = (0..5)
             .map(|c| lines.iter().map(|l| l[c].chars().count()).max().unwrap_or(0))
             .collect();

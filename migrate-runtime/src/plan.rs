@@ -1,7 +1,8 @@
 //! Compares what exists (the embedded migrations) with what is applied (the
 //! tracking table's rows). Pure: no database access.
 
-use crate::{Error, Migration, Migrations};
+use crate::repeatable::{RepeatableEntry, RepeatableState};
+use crate::{Error, Migration, Migrations, Repeatable};
 use std::collections::HashMap;
 
 /// A row of the tracking table.
@@ -101,6 +102,8 @@ pub struct Entry {
 pub struct Plan {
     /// One entry per file or row, in version order.
     pub entries: Vec<Entry>,
+    /// The repeatable files, in name order.
+    pub repeatables: Vec<RepeatableEntry>,
 }
 
 fn version_of(file_name: &str) -> Option<u64> {
@@ -143,7 +146,7 @@ impl Plan {
             })
             .collect();
         for row in rows {
-            if migrations.find(&row.file_name).is_some() {
+            if migrations.find(&row.file_name).is_some() || crate::repeatable::is_repeatable(&row.file_name) {
                 continue;
             }
             let version = version_of(&row.file_name);
@@ -165,7 +168,30 @@ impl Plan {
             });
         }
         entries.sort_by(|a, b| (a.version, &a.file_name).cmp(&(b.version, &b.file_name)));
-        Plan { entries }
+        Plan {
+            entries,
+            repeatables: crate::repeatable::entries(migrations, rows),
+        }
+    }
+
+    /// Repeatable files that are new or changed, in name order; none when
+    /// `target` stops short of the newest versioned file, since they may
+    /// use what a later version creates.
+    pub fn repeatables_due(&self, target: Option<u64>) -> Vec<Repeatable> {
+        let newest = self
+            .entries
+            .iter()
+            .filter(|e| e.migration.is_some())
+            .filter_map(|e| e.version)
+            .max();
+        if target.is_some_and(|t| newest.is_some_and(|n| t < n)) {
+            return Vec::new();
+        }
+        self.repeatables
+            .iter()
+            .filter(|r| r.state != RepeatableState::Current)
+            .map(|r| r.repeatable)
+            .collect()
     }
 
     /// Pending migrations up to `target` (inclusive), in version order.

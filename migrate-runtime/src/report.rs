@@ -10,6 +10,8 @@ pub struct Report {
     /// Files recorded without a checksum (by an older tool) whose checksum
     /// this run stored.
     pub adopted: Vec<String>,
+    /// Repeatable files run by this run (new or changed), in name order.
+    pub repeated: Vec<Applied>,
     /// Everything tolerated under the validation policies.
     pub warnings: Vec<String>,
 }
@@ -24,8 +26,8 @@ pub struct Applied {
 }
 
 impl Report {
-    /// Whether the run found nothing to apply.
+    /// Whether the run found nothing to apply, versioned or repeatable.
     pub fn up_to_date(&self) -> bool {
-        self.applied.is_empty()
+        self.applied.is_empty() && self.repeated.is_empty()
     }
 }

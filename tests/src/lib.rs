@@ -143,3 +143,76 @@ impl Write for Logs {
         Ok(())
     }
 }
+
+/// `pg_dump` of the database at `url` (schema and rows), without the
+/// tracking table and its sequence, without the `\restrict` lines (their
+/// key is random) that pg_dump 15.14+ writes, and with timestamps in rows
+/// (`DEFAULT CURRENT_TIMESTAMP`) replaced by `<timestamp>`.
+pub fn dump(url: &str) -> String {
+    let local = cluster().bin_dir().join("pg_dump");
+    let pg_dump = if local.exists() { local } else { "pg_dump".into() };
+    let out = std::process::Command::new(&pg_dump)
+        .args([
+            "--no-owner",
+            "--no-privileges",
+            "--exclude-table=schema_migrations*",
+            "--dbname",
+            url,
+        ])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {}: {e}; install it: apt-get install postgresql-client",
+                pg_dump.display()
+            )
+        });
+    assert!(
+        out.status.success(),
+        "pg_dump: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .map(|l| {
+            let fields: Vec<&str> = l
+                .split('\t')
+                .map(|f| if is_timestamp(f) { "<timestamp>" } else { f })
+                .collect();
+            fields.join("\t") + "\n"
+        })
+        .collect()
+}
+
+/// `2026-01-02 03:04:05[.frac]+00`, as a dumped row prints a timestamp.
+fn is_timestamp(field: &str) -> bool {
+    let b = field.as_bytes();
+    let digits = |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    b.len() >= 22
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[10] == b' '
+        && digits(11..13)
+        && b[13] == b':'
+        && field.ends_with("+00")
+}
+
+/// Migrations read from a temporary folder holding `files`, which may sit
+/// in sub-folders (`repeatable/v.sql`).
+pub fn migrations_in(files: &[(&str, &str)]) -> (tempfile::TempDir, Migrations) {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(dir.path(), files);
+    let m = Migrations::from_dir(dir.path()).unwrap_or_else(|e| panic!("{e:?}"));
+    (dir, m)
+}
+
+/// Writes `files` (relative paths) under `dir`, creating sub-folders.
+pub fn write_files(dir: &std::path::Path, files: &[(&str, &str)]) {
+    for (name, sql) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, sql).unwrap();
+    }
+}

@@ -28,10 +28,13 @@ pub enum Lint {
     Renaming,
     BlockingMaintenance,
     ExplicitLock,
+    /// In a repeatable file: a `CREATE` that fails when the file runs again
+    /// (the rule lives in `crate::repeatable`, which only those files use).
+    NonIdempotent,
 }
 
 impl Lint {
-    pub const ALL: [Lint; 15] = [
+    pub const ALL: [Lint; 16] = [
         Lint::MissingIfNotExists,
         Lint::MissingIfExists,
         Lint::DestructiveChange,
@@ -47,6 +50,7 @@ impl Lint {
         Lint::Renaming,
         Lint::BlockingMaintenance,
         Lint::ExplicitLock,
+        Lint::NonIdempotent,
     ];
 
     pub fn name(self) -> &'static str {
@@ -66,6 +70,7 @@ impl Lint {
             Lint::Renaming => "renaming",
             Lint::BlockingMaintenance => "blocking-maintenance",
             Lint::ExplicitLock => "explicit-lock",
+            Lint::NonIdempotent => "non-idempotent",
         }
     }
 

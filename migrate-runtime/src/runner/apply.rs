@@ -14,7 +14,8 @@ use tokio_postgres::error::ErrorPosition;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 /// Milliseconds since the transaction began, computed by the server.
-const SERVER_DURATION: &str = "(extract(epoch FROM clock_timestamp() - transaction_timestamp()) * 1000)::integer";
+pub(crate) const SERVER_DURATION: &str =
+    "(extract(epoch FROM clock_timestamp() - transaction_timestamp()) * 1000)::integer";
 
 /// Applies a normal file in one implicit transaction, after `settings`:
 /// `SET LOCAL` statements, each ending in `;`, on one line.
@@ -65,7 +66,7 @@ pub(crate) async fn record_statementwise(
 }
 
 /// Runs a simple query; on failure, also how many statements completed.
-async fn run(client: &Client, sql: &str) -> Result<(), (tokio_postgres::Error, usize)> {
+pub(super) async fn run(client: &Client, sql: &str) -> Result<(), (tokio_postgres::Error, usize)> {
     let mut stream = Box::pin(client.simple_query_raw(sql).await.map_err(|e| (e, 0))?);
     let mut completed = 0;
     while let Some(message) = stream.next().await {

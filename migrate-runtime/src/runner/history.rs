@@ -76,7 +76,7 @@ pub(crate) async fn ensure(client: &Client, table: &TableName) -> Result<(), Err
     let probe = format!(
         "{RESET_SESSION} SELECT to_regnamespace({}) IS NOT NULL, to_regclass({regclass}) IS NOT NULL, \
          (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass({regclass}) \
-          AND attname IN ('checksum', 'duration_ms') AND NOT attisdropped)",
+          AND attname IN ('checksum', 'duration_ms', 'down_sql') AND NOT attisdropped)",
         quote_literal(&quote_ident(schema))
     );
     let row = first_row(client, &probe)
@@ -89,9 +89,10 @@ pub(crate) async fn ensure(client: &Client, table: &TableName) -> Result<(), Err
     }
     if field(1) != "t" {
         ddl.push_str(&create_table(table));
-    } else if field(2) != "2" {
+    } else if field(2) != "3" {
         ddl.push_str(&format!(
-            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS checksum TEXT, ADD COLUMN IF NOT EXISTS duration_ms INTEGER;\n"
+            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS checksum TEXT, ADD COLUMN IF NOT EXISTS duration_ms INTEGER, \
+             ADD COLUMN IF NOT EXISTS down_sql TEXT;\n"
         ));
     }
     if ddl.is_empty() {
@@ -106,7 +107,8 @@ pub(crate) async fn ensure(client: &Client, table: &TableName) -> Result<(), Err
 fn create_table(table: &TableName) -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS {table} (\n    id SERIAL PRIMARY KEY,\n    filename VARCHAR(255) UNIQUE NOT NULL,\n    \
-         applied_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP,\n    checksum TEXT,\n    duration_ms INTEGER\n);\n"
+         applied_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP,\n    checksum TEXT,\n    duration_ms INTEGER,\n    \
+         down_sql TEXT\n);\n"
     )
 }
 
@@ -136,12 +138,14 @@ pub(crate) async fn adopt(client: &Client, table: &TableName, files: &[crate::Mi
         .map_err(Error::db(format!("storing adopted checksums in {table}")))
 }
 
-/// The statement that records `file` as applied; `duration` is a SQL
+/// The statement that records `file` as applied, with its down SQL so
+/// that a binary without the file can still revert it; `duration` is a SQL
 /// expression for the milliseconds it took.
 pub(crate) fn record(table: &TableName, file: &crate::Migration, duration: &str) -> String {
     format!(
-        "INSERT INTO {table} (filename, checksum, duration_ms) VALUES ({}, {}, {duration});",
+        "INSERT INTO {table} (filename, checksum, duration_ms, down_sql) VALUES ({}, {}, {duration}, {});",
         quote_literal(file.file_name()),
-        quote_literal(&file.checksum_hex())
+        quote_literal(&file.checksum_hex()),
+        file.down_sql().map_or("NULL".to_string(), super::script::text_literal)
     )
 }

@@ -1,10 +1,11 @@
 //! Applies pending migrations; see [`Runner`].
 
-mod apply;
+pub(crate) mod apply;
 mod connect;
 pub(crate) mod history;
 pub(crate) mod lock;
 mod query;
+pub(crate) mod script;
 mod stale;
 mod timeouts;
 
@@ -119,7 +120,10 @@ impl Runner {
         if let Some(rows) = history::read(&client, &self.table).await? {
             let plan = Plan::new(&self.migrations, &rows);
             let warnings = plan.validate(&self.policies, self.target)?;
-            if plan.pending(self.target).is_empty() && plan.unrecorded().is_empty() {
+            if plan.pending(self.target).is_empty()
+                && plan.unrecorded().is_empty()
+                && plan.repeatables_due(self.target).is_empty()
+            {
                 warnings.iter().for_each(|w| tracing::warn!("{w}"));
                 tracing::info!("Database is up to date");
                 return Ok(Report {
@@ -156,11 +160,14 @@ impl Runner {
         }
 
         let pending = plan.pending(self.target);
-        if pending.is_empty() {
+        let repeatables = plan.repeatables_due(self.target);
+        if pending.is_empty() && repeatables.is_empty() {
             tracing::info!("Database is up to date");
             return Ok(report);
         }
-        tracing::info!("Found {} pending migration(s)", pending.len());
+        if !pending.is_empty() {
+            tracing::info!("Found {} pending migration(s)", pending.len());
+        }
         let mut watch = timeouts::Watch::new(pool);
         for file in pending {
             let started = Instant::now();
@@ -175,6 +182,7 @@ impl Runner {
                 duration,
             });
         }
+        report.repeated = crate::repeatable::apply_all(client, table, &repeatables).await?;
         Ok(report)
     }
 

@@ -1,0 +1,176 @@
+//! Reverts: run applied versions' down SQL, newest first, each in one
+//! transaction together with the deletion of its tracking row. The down SQL
+//! comes from the embedded down file, or else from the tracking row, so a
+//! binary older than a version can still revert it.
+
+use crate::plan::{AppliedRow, Plan};
+use crate::runner::{history, script, Locked};
+use crate::table::quote_literal;
+use crate::{Error, Runner};
+use deadpool_postgres::Pool;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tokio_postgres::SimpleQueryMessage;
+
+/// How far to revert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Keep every version up to this one applied.
+    To(u64),
+    /// Revert this many of the newest applied versions.
+    Steps(usize),
+}
+
+/// One version a revert undid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reverted {
+    /// The migration file whose row was deleted, e.g. `003_add_email.sql`.
+    pub file_name: String,
+    /// How long its down SQL and the row's deletion took.
+    pub duration: Duration,
+    /// Whether the down SQL came from the tracking row because this binary
+    /// does not embed a down file for it.
+    pub from_stored_sql: bool,
+}
+
+impl Runner {
+    /// Reverts every applied version newer than `version`, newest first,
+    /// each in one transaction with the deletion of its row; `0` reverts
+    /// all. Takes the same lock as `run`. Validates the whole plan first and
+    /// changes nothing when a version in range has no down SQL or is marked
+    /// `-- migrate: irreversible`. Repeatable files are left as they are.
+    pub async fn revert_to(&self, pool: &Pool, version: u64) -> Result<Vec<Reverted>, Error> {
+        self.revert(pool, Scope::To(version)).await
+    }
+
+    /// Reverts the `steps` newest applied versions; see [`Runner::revert_to`].
+    pub async fn revert_steps(&self, pool: &Pool, steps: usize) -> Result<Vec<Reverted>, Error> {
+        self.revert(pool, Scope::Steps(steps)).await
+    }
+
+    async fn revert(&self, pool: &Pool, scope: Scope) -> Result<Vec<Reverted>, Error> {
+        self.lock(pool)
+            .await?
+            .hold(async |locked| {
+                let steps = self.revert_plan(locked, scope).await?;
+                if steps.is_empty() {
+                    tracing::info!("Nothing to revert");
+                }
+                let mut reverted = Vec::new();
+                for step in steps {
+                    let started = Instant::now();
+                    let delete = format!(
+                        "DELETE FROM {} WHERE filename = {};",
+                        locked.table,
+                        quote_literal(&step.file_name)
+                    );
+                    let down_name = format!("{}.down.sql", step.file_name.trim_end_matches(".sql"));
+                    let shown = if step.from_stored_sql {
+                        format!("{down_name} (stored in {})", locked.table)
+                    } else {
+                        down_name
+                    };
+                    if let Err(e) = script::run_with(locked.client(), &shown, &step.sql, &delete).await {
+                        tracing::error!("Failed to revert {}", step.file_name);
+                        return Err(e);
+                    }
+                    let duration = started.elapsed();
+                    tracing::info!("Reverted: {} ({} ms)", step.file_name, duration.as_millis());
+                    reverted.push(Reverted {
+                        file_name: step.file_name,
+                        duration,
+                        from_stored_sql: step.from_stored_sql,
+                    });
+                }
+                Ok(reverted)
+            })
+            .await
+    }
+
+    /// Every step of the revert, newest first, or every reason it cannot
+    /// run at all.
+    async fn revert_plan(&self, locked: &Locked, scope: Scope) -> Result<Vec<Step>, Error> {
+        let client = locked.client();
+        let rows = history::read(client, &locked.table).await?.unwrap_or_default();
+        let plan = Plan::new(self.migrations(), &rows);
+        plan.validate(&self.policies_in_force(), None)?
+            .iter()
+            .for_each(|w| tracing::warn!("{w}"));
+        let stored = stored_down_sql(locked).await?;
+
+        let mut applied: Vec<(u64, &AppliedRow)> = plan
+            .entries
+            .iter()
+            .filter_map(|e| Some((e.version?, e.row.as_ref()?)))
+            .collect();
+        applied.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
+        let selected: Vec<(u64, &AppliedRow)> = match scope {
+            Scope::To(version) => applied.into_iter().take_while(|(v, _)| *v > version).collect(),
+            Scope::Steps(n) => applied.into_iter().take(n).collect(),
+        };
+
+        let (mut steps, mut refusals) = (Vec::new(), Vec::new());
+        for (_, row) in selected {
+            let embedded = self.migrations().find(&row.file_name);
+            if embedded.is_some_and(|m| m.irreversible()) {
+                refusals.push(format!("{} is marked `-- migrate: irreversible`", row.file_name));
+                continue;
+            }
+            let (sql, from_stored_sql) = match (embedded.and_then(|m| m.down_sql()), stored.get(&row.file_name)) {
+                (Some(sql), _) => (sql.to_string(), false),
+                (None, Some(sql)) => (sql.clone(), true),
+                (None, None) => {
+                    refusals.push(format!(
+                        "{} has no down SQL: no `{}` is embedded and its tracking row stores none \
+                         (applied without a down file, or by an older tool)",
+                        row.file_name,
+                        format_args!("{}.down.sql", row.file_name.trim_end_matches(".sql"))
+                    ));
+                    continue;
+                }
+            };
+            steps.push(Step {
+                file_name: row.file_name.clone(),
+                sql,
+                from_stored_sql,
+            });
+        }
+        if refusals.is_empty() {
+            Ok(steps)
+        } else {
+            let mut text = "nothing was reverted; the revert needs down SQL for every version in range:".to_string();
+            for r in refusals {
+                text.push_str("\n  - ");
+                text.push_str(&r);
+            }
+            text.push_str("\n  revert to a later version, or add the missing down files and redeploy");
+            Err(Error::Refused(text))
+        }
+    }
+}
+
+struct Step {
+    file_name: String,
+    sql: String,
+    from_stored_sql: bool,
+}
+
+/// The down SQL stored in the tracking rows, by file name.
+async fn stored_down_sql(locked: &Locked) -> Result<HashMap<String, String>, Error> {
+    let sql = format!(
+        "SELECT filename, down_sql FROM {} WHERE down_sql IS NOT NULL",
+        locked.table
+    );
+    let messages = locked
+        .client()
+        .simple_query(&sql)
+        .await
+        .map_err(Error::db(format!("reading the stored down SQL from {}", locked.table)))?;
+    Ok(messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some((row.get(0)?.to_string(), row.get(1)?.to_string())),
+            _ => None,
+        })
+        .collect())
+}
