@@ -348,3 +348,85 @@ async fn repeatables_wait_for_a_target_below_the_newest_version() {
     let report = set.run(&pool).await.unwrap();
     assert_eq!(report.repeated.len(), 1);
 }
+
+const BEFORE_SQUASH: [(&str, &str); 4] = [
+    ("001_a.sql", "CREATE TABLE IF NOT EXISTS a (id int);"),
+    ("002_b.sql", "CREATE TABLE IF NOT EXISTS b (id int);"),
+    ("003_c.sql", "CREATE TABLE IF NOT EXISTS c (id int);"),
+    ("004_d.sql", "CREATE TABLE IF NOT EXISTS d (id int);"),
+];
+
+/// The set after `squash --through 003`. Its squashed file fails if it runs
+/// on a database that has the tables already, so "recorded, not run" shows.
+fn after_squash() -> (tempfile::TempDir, Migrations) {
+    migrations_in(&[
+        (
+            "003_squashed.sql",
+            "-- migrate: squashes 001-003\n-- migrate: allow(missing-if-not-exists)\n\
+             CREATE TABLE a (id int);\nCREATE TABLE b (id int);\nCREATE TABLE c (id int);",
+        ),
+        BEFORE_SQUASH[3],
+    ])
+}
+
+#[tokio::test]
+async fn a_squashed_file_runs_on_a_fresh_database() {
+    let (_, _, pool) = fresh().await;
+    let (_d, set) = after_squash();
+    let report = set.run(&pool).await.unwrap();
+    let applied: Vec<&str> = report.applied.iter().map(|a| a.file_name.as_str()).collect();
+    assert_eq!(applied, ["003_squashed.sql", "004_d.sql"]);
+    assert_eq!(report.recorded_squash, None);
+    assert_eq!(
+        value(
+            &pool,
+            "SELECT count(*) FROM pg_tables WHERE tablename IN ('a','b','c','d')"
+        )
+        .await,
+        "4"
+    );
+}
+
+#[tokio::test]
+async fn a_squashed_file_is_recorded_without_running_where_everything_it_replaces_is_applied() {
+    let (_, _, pool) = fresh().await;
+    let (_d0, before) = migrations_in(&BEFORE_SQUASH[..3]);
+    before.run(&pool).await.unwrap();
+    let (_d, set) = after_squash();
+    let report = set.run(&pool).await.unwrap();
+    assert_eq!(report.recorded_squash.as_deref(), Some("003_squashed.sql"));
+    let applied: Vec<&str> = report.applied.iter().map(|a| a.file_name.as_str()).collect();
+    assert_eq!(applied, ["004_d.sql"]);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert_eq!(
+        history(&pool).await,
+        ["001_a.sql", "002_b.sql", "003_c.sql", "003_squashed.sql", "004_d.sql"],
+        "the replaced rows stay"
+    );
+    let plan = set.runner().verify(&pool).await.unwrap();
+    assert!(
+        plan.render().contains("001_a.sql         applied (squashed)"),
+        "{}",
+        plan.render()
+    );
+    assert!(set.run(&pool).await.unwrap().up_to_date());
+}
+
+#[tokio::test]
+async fn a_squashed_file_is_refused_where_only_some_of_what_it_replaces_is_applied() {
+    let (url, _, pool) = fresh().await;
+    let (_d0, before) = migrations_in(&BEFORE_SQUASH[..3]);
+    before.runner().target(1).run(&pool).await.unwrap();
+    let snapshot = (dump(&url), history(&pool).await);
+    let (_d, set) = after_squash();
+    let e = set.run(&pool).await.unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, Error::Refused(_)), "{text}");
+    assert!(text.contains("applied only some of them (001)"), "{text}");
+    assert!(
+        text.contains("the versions after 001 through 003 are missing"),
+        "{text}"
+    );
+    assert!(text.contains("Deploy a release from before the squash first"), "{text}");
+    assert_eq!((dump(&url), history(&pool).await), snapshot, "nothing ran");
+}

@@ -31,6 +31,8 @@ pub fn check(
     shown: &dyn Fn(&str) -> String,
 ) -> (Vec<SourceDown>, Vec<Diagnostic>) {
     let (mut downs, mut problems) = (Vec::new(), Vec::new());
+    let mut candidates = candidates;
+    candidates.sort();
     for (file_name, path) in candidates {
         let up_name = format!("{}.sql", &file_name[..file_name.len() - SUFFIX.len()]);
         let Some(up) = ups.iter().find(|m| m.file_name == up_name) else {

@@ -204,6 +204,12 @@ impl Migration {
         Some(sql.strip_prefix('\u{feff}').unwrap_or(sql))
     }
 
+    /// `(from, through)` when this is a squashed file replacing those
+    /// versions (`-- migrate: squashes FROM-THROUGH`).
+    pub fn squashes(&self) -> Option<(u64, u64)> {
+        self.data.squashes.filter(|_| self.index == 0)
+    }
+
     /// Whether the file is marked `-- migrate: irreversible`.
     pub fn irreversible(&self) -> bool {
         self.data.irreversible.contains(&self.version())

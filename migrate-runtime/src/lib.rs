@@ -35,6 +35,7 @@ mod repeatable;
 mod report;
 mod revert;
 mod runner;
+mod squash;
 mod table;
 
 #[doc(hidden)]

@@ -167,6 +167,7 @@ impl Plan {
                 State::Pending => "pending",
                 State::Missing => "missing",
                 State::Future => "future",
+                State::Squashed => "applied (squashed)",
             };
             let row = e.row.as_ref();
             lines.push([

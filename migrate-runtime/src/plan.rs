@@ -80,6 +80,8 @@ pub enum State {
     Missing,
     /// Recorded, and newer than every embedded file.
     Future,
+    /// Recorded before a squash: the embedded squashed file replaces it.
+    Squashed,
 }
 
 /// One line of the comparison.
@@ -119,6 +121,8 @@ impl Plan {
             .filter_map(|r| Some((version_of(&r.file_name)?, r)))
             .collect();
         let newest = migrations.iter().last().map(|m| m.version());
+        let squash = migrations.squashes();
+        let squashed_file = squash.and(migrations.iter().next()).map(|m| m.file_name());
         let mut entries: Vec<Entry> = migrations
             .iter()
             .map(|m| {
@@ -129,7 +133,10 @@ impl Plan {
                         Some(c) if *c == m.checksum_hex() => State::Applied,
                         Some(c) => State::Changed { recorded: c.clone() },
                     },
-                    None => match by_version.get(&m.version()) {
+                    None => match by_version
+                        .get(&m.version())
+                        .filter(|_| squashed_file != Some(m.file_name()))
+                    {
                         Some(r) => State::Renamed {
                             recorded_as: r.file_name.clone(),
                         },
@@ -150,6 +157,16 @@ impl Plan {
                 continue;
             }
             let version = version_of(&row.file_name);
+            if let Some(v) = version.filter(|v| squash.is_some_and(|(from, through)| (from..=through).contains(v))) {
+                entries.push(Entry {
+                    file_name: row.file_name.clone(),
+                    version: Some(v),
+                    state: State::Squashed,
+                    migration: None,
+                    row: Some(row.clone()),
+                });
+                continue;
+            }
             let embedded_same_version = version.is_some_and(|v| migrations.iter().any(|m| m.version() == v));
             if embedded_same_version {
                 continue;
@@ -213,6 +230,12 @@ impl Plan {
             .collect()
     }
 
+    /// Whether `e` is a squashed file whose replaced versions were applied
+    /// (it is recorded, not run, so it is not applied out of order).
+    fn replaces_applied(&self, e: &Entry) -> bool {
+        e.migration.is_some_and(|m| m.squashes().is_some()) && self.entries.iter().any(|x| x.state == State::Squashed)
+    }
+
     fn newest_applied(&self) -> Option<u64> {
         self.entries
             .iter()
@@ -266,6 +289,7 @@ impl Plan {
                 ),
                 State::Pending
                     if newest_applied.is_some_and(|n| e.version.is_some_and(|v| v < n))
+                        && !self.replaces_applied(e)
                         && target.is_none_or(|t| e.version.is_some_and(|v| v <= t)) =>
                 {
                     judge(

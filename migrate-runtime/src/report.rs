@@ -10,6 +10,9 @@ pub struct Report {
     /// Files recorded without a checksum (by an older tool) whose checksum
     /// this run stored.
     pub adopted: Vec<String>,
+    /// A squashed file recorded without running, because the database
+    /// had applied every version it replaces.
+    pub recorded_squash: Option<String>,
     /// Repeatable files run by this run (new or changed), in name order.
     pub repeated: Vec<Applied>,
     /// Everything tolerated under the validation policies.

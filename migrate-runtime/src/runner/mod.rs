@@ -159,7 +159,8 @@ impl Runner {
             report.adopted.push(m.file_name().to_string());
         }
 
-        let pending = plan.pending(self.target);
+        let (pending, recorded) = crate::squash::settle(client, table, &plan, plan.pending(self.target)).await?;
+        report.recorded_squash = recorded.map(|m| m.file_name().to_string());
         let repeatables = plan.repeatables_due(self.target);
         if pending.is_empty() && repeatables.is_empty() {
             tracing::info!("Database is up to date");

@@ -1,0 +1,56 @@
+//! A squashed first file (`NNN_squashed.sql`, `-- migrate: squashes
+//! FROM-NNN`) on a database that may have applied the files it replaced.
+
+use crate::plan::{Plan, State};
+use crate::runner::history;
+use crate::table::TableName;
+use crate::{Error, Migration};
+use tokio_postgres::Client;
+
+/// Decides what to do with the squashed file among `pending`, before
+/// anything runs: with no replaced version applied it runs; with the last
+/// one (`NNN`) applied the database has them all, so it is recorded
+/// without running; otherwise the run is refused. Returns what remains to
+/// apply, and the file recorded, if any.
+pub(crate) async fn settle(
+    client: &Client,
+    table: &TableName,
+    plan: &Plan,
+    pending: Vec<Migration>,
+) -> Result<(Vec<Migration>, Option<Migration>), Error> {
+    let Some(squashed) = pending.first().copied().filter(|m| m.squashes().is_some()) else {
+        return Ok((pending, None));
+    };
+    let (from, through) = squashed.squashes().expect("checked above");
+    let applied: Vec<u64> = plan
+        .entries
+        .iter()
+        .filter(|e| e.state == State::Squashed)
+        .filter_map(|e| e.version)
+        .collect();
+    if applied.is_empty() {
+        return Ok((pending, None));
+    }
+    if !applied.contains(&through) {
+        let newest = applied.iter().max().copied().unwrap_or(from);
+        let shown: Vec<String> = applied.iter().map(|v| format!("{v:03}")).collect();
+        return Err(Error::Refused(format!(
+            "{} replaces versions {from:03}-{through:03}, but this database applied only some of them ({}): \
+             the versions after {newest:03} through {through:03} are missing, and the squashed file cannot \
+             apply part of itself; nothing was applied. Deploy a release from before the squash first, so \
+             that it applies the missing versions, then this one",
+            squashed.file_name(),
+            shown.join(", ")
+        )));
+    }
+    let sql = history::record(table, &squashed, "NULL");
+    client
+        .batch_execute(&sql)
+        .await
+        .map_err(Error::db(format!("recording {} in {table}", squashed.file_name())))?;
+    tracing::info!(
+        "Recorded: {} (every version it replaces is applied; not run)",
+        squashed.file_name()
+    );
+    Ok((pending[1..].to_vec(), Some(squashed)))
+}

@@ -1,0 +1,2 @@
+-- migrate: no-transaction
+CREATE OR REPLACE VIEW w AS SELECT 1;

@@ -1,0 +1,2 @@
+-- migrate: allow(destructive-change)
+DROP TABLE IF EXISTS a;

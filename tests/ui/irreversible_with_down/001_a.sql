@@ -1,0 +1,2 @@
+-- migrate: irreversible
+CREATE TABLE IF NOT EXISTS a (id int);
