@@ -3,6 +3,7 @@
 
 mod baseline;
 mod new;
+mod squash;
 
 use clap::{Parser, Subcommand};
 use migrate_runtime::{pool_from_url, Migrations};
@@ -65,6 +66,16 @@ enum Command {
         /// The folder (default: --dir).
         dir: Option<PathBuf>,
     },
+    /// Replace the files up to a version with one NNN_squashed.sql holding
+    /// the schema and rows they create (dumped with the local pg_dump).
+    Squash {
+        /// The last version to squash.
+        #[arg(long, value_name = "NNN")]
+        through: u64,
+        /// An empty database to apply them to (default: a throwaway cluster).
+        #[arg(long, value_name = "URL")]
+        scratch_url: Option<String>,
+    },
     #[command(flatten)]
     Database(migrate_runtime::cli::Command),
 }
@@ -79,6 +90,19 @@ fn main() -> ExitCode {
             all,
         } => check(dir.as_ref().unwrap_or(&cli.dir), deny_warnings, all),
         Command::LintBaseline { ref dir } => baseline::write(dir.as_ref().unwrap_or(&cli.dir)),
+        Command::Squash {
+            through,
+            ref scratch_url,
+        } => match squash::squash(&cli.dir, through, scratch_url.as_deref()) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Database(ref command) => database(&cli, command),
     }
 }

@@ -264,5 +264,180 @@ fn the_baseline_never_silences_errors_and_must_be_valid() {
     assert_eq!(
         text(&out).1,
         "error: migrations holds no migration file, so there is no history to exempt from the lints\n"
+
+/// The cluster's own client program `name`, else the one on PATH.
+fn pg_program(name: &str) -> std::path::PathBuf {
+    let local = cluster().bin_dir().join(name);
+    if local.exists() {
+        local
+    } else {
+        name.into()
+    }
+}
+
+/// pg_dump's output for the database at `url`, without the tracking table.
+fn raw_dump(url: &str) -> String {
+    let out = Command::new(pg_program("pg_dump"))
+        .args([
+            "--no-owner",
+            "--no-privileges",
+            "--exclude-table=schema_migrations*",
+            "--dbname",
+            url,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// [`raw_dump`] without the random `\restrict` key and row timestamps.
+fn dump(url: &str) -> String {
+    raw_dump(url)
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .map(|l| {
+            let fields: Vec<&str> = l
+                .split('\t')
+                .map(|f| {
+                    if f.len() > 20 && f.ends_with("+00") && f.as_bytes()[4] == b'-' {
+                        "<timestamp>"
+                    } else {
+                        f
+                    }
+                })
+                .collect();
+            fields.join("\t") + "\n"
+        })
+        .collect()
+}
+
+/// A project folder holding the repository's example set and a 004.
+fn example_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("migrations");
+    std::fs::create_dir(&m).unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    for entry in std::fs::read_dir(example).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), m.join(entry.file_name())).unwrap();
+    }
+    std::fs::write(
+        m.join("004_add_nickname.sql"),
+        "ALTER TABLE profiles ADD COLUMN IF NOT EXISTS nickname TEXT;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        m.join("004_add_nickname.down.sql"),
+        "ALTER TABLE profiles DROP COLUMN IF EXISTS nickname; -- migrate: allow(destructive-change)\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn a_squashed_set_builds_the_same_database_as_the_files_it_replaced() {
+    let project = example_project();
+    let by_files = cluster().create_database().await.unwrap();
+    let out = migrate(project.path(), &["up"], Some(&by_files));
+    assert!(out.status.success(), "{:?}", text(&out));
+
+    let scratch = cluster().create_database().await.unwrap();
+    let out = migrate(
+        project.path(),
+        &["squash", "--through", "003", "--scratch-url", &scratch],
+        None,
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("Wrote migrations/003_squashed.sql (squashes 001-003), replacing 3 file(s)"),
+        "{stdout}"
+    );
+    let mut left: Vec<String> = std::fs::read_dir(project.path().join("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["003_squashed.sql", "004_add_nickname.down.sql", "004_add_nickname.sql"]
+    );
+    let squashed = std::fs::read_to_string(project.path().join("migrations/003_squashed.sql")).unwrap();
+    assert!(squashed.starts_with("-- migrate: squashes 001-003\n"), "{squashed}");
+    assert!(!squashed.contains("\\restrict"), "{squashed}");
+    let out = migrate(project.path(), &["check", "--deny-warnings"], None);
+    assert!(out.status.success(), "{:?}", text(&out));
+
+    let from_squash = cluster().create_database().await.unwrap();
+    let out = migrate(project.path(), &["up"], Some(&from_squash));
+    assert!(out.status.success(), "{:?}", text(&out));
+    // pg_dump prints some expressions differently once they have been
+    // restored from its own output, so compare with a restored copy of
+    // the database migrated file by file.
+    let restored = cluster().create_database().await.unwrap();
+    let dump_file = project.path().join("by_files.sql");
+    std::fs::write(&dump_file, raw_dump(&by_files)).unwrap();
+    let out = Command::new(pg_program("psql"))
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", &restored, "-f"])
+        .arg(&dump_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(dump(&from_squash), dump(&restored), "same schema and rows");
+
+    // The database migrated file by file records the squash without running it.
+    let before = dump(&by_files);
+    let out = migrate(project.path(), &["up"], Some(&by_files));
+    assert!(out.status.success(), "{:?}", text(&out));
+    let out = migrate(project.path(), &["verify"], Some(&by_files));
+    assert!(out.status.success(), "{:?}", text(&out));
+    let (status, _) = text(&migrate(project.path(), &["status"], Some(&by_files)));
+    assert!(status.contains("002_fix_features.sql"), "{status}");
+    assert!(status.contains("applied (squashed)"), "{status}");
+    assert_eq!(dump(&by_files), before, "recorded, not run");
+}
+
+#[test]
+fn squash_uses_a_throwaway_cluster_by_default_and_down_reverts() {
+    let project = example_project();
+    let out = migrate(project.path(), &["squash", "--through", "002"], None);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("replacing 2 file(s): 001_subscription_system.sql, 002_fix_features.sql"),
+        "{stdout}"
+    );
+    assert!(project.path().join("migrations/002_squashed.sql").exists());
+    assert!(project
+        .path()
+        .join("migrations/003_add_email_verification.down.sql")
+        .exists());
+    assert!(!project
+        .path()
+        .join("migrations/001_subscription_system.down.sql")
+        .exists());
+
+    let url = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(cluster().create_database())
+        .unwrap();
+    assert!(migrate(project.path(), &["up"], Some(&url)).status.success());
+    let out = migrate(project.path(), &["down", "--steps", "1"], Some(&url));
+    assert_eq!(
+        text(&out).0,
+        "Reverted 1 migration(s):\n  004_add_nickname.sql\n",
+        "{:?}",
+        text(&out)
+    );
+    let out = migrate(project.path(), &["down", "--to", "0"], Some(&url));
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stderr.contains("002_squashed.sql has no down SQL"), "{stderr}");
+    assert!(
+        !stderr.contains("003_add"),
+        "refusals name only what cannot be reverted: {stderr}"
     );
 }

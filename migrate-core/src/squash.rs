@@ -39,3 +39,91 @@ pub fn check(migrations: &[SourceMigration], shown: &dyn Fn(&str) -> String) -> 
     }
     problems
 }
+
+/// Turns `pg_dump` output into a squashed migration that passes our
+/// checks: drops the `\restrict`/`\unrestrict` meta-commands of pg_dump
+/// 15.14+, makes its session settings (`SET x = y`, `set_config(..., false)`)
+/// local to the file's transaction, and leads with `-- migrate: squashes`.
+/// `replaced` names the files it replaces; `shown` names the result in
+/// messages. The dump must hold rows as `INSERT`s (`--column-inserts`).
+pub fn plain_sql(
+    dump: &str,
+    from: &str,
+    through: &str,
+    replaced: &[String],
+    shown: &str,
+) -> Result<String, Vec<Diagnostic>> {
+    let kept: String = dump
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict ") && !l.starts_with("\\unrestrict "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let split = crate::split::split(&kept).map_err(|e| {
+        vec![Diagnostic::error(
+            shown,
+            format!("pg_dump output cannot be read as SQL: {e:?}"),
+        )]
+    })?;
+    let mut body = String::with_capacity(kept.len());
+    let mut copied = 0;
+    for statement in &split.statements {
+        let words = crate::checks::Words::of(&kept, &split.tokens, statement);
+        let text = statement.text(&kept);
+        let local = if words.is(0, "SET") && !words.is(1, "LOCAL") && !words.is(1, "SESSION") {
+            Some(format!("SET LOCAL{}", &text[3..]))
+        } else if text.starts_with("SELECT pg_catalog.set_config(") && text.ends_with(", false);") {
+            Some(format!("{}, true);", &text[..text.len() - ", false);".len()]))
+        } else {
+            None
+        };
+        if let Some(local) = local {
+            body.push_str(&kept[copied..statement.start]);
+            body.push_str(&local);
+            copied = statement.end;
+        }
+    }
+    body.push_str(&kept[copied..]);
+    let header = format!(
+        "-- migrate: squashes {from}-{through}\n\
+         -- Written by `migrate squash` from pg_dump output; it replaces:\n{}\
+         -- Its statements are what pg_dump wrote, so the lints do not apply.\n\
+         -- migrate: allow({})\n",
+        replaced.iter().map(|f| format!("--   {f}\n")).collect::<String>(),
+        crate::lint::Lint::ALL.map(|l| l.name()).join(", ")
+    );
+    let text = header + &body;
+    crate::check_source(shown, None, text.as_bytes())?;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pg_dump_output_becomes_a_checked_squashed_file() {
+        let dump = "\\restrict AbC123\n--\n-- PostgreSQL database dump\n--\nSET statement_timeout = 0;\n\
+                    SELECT pg_catalog.set_config('search_path', '', false);\n\
+                    CREATE TABLE public.t (id integer);\n\
+                    CREATE FUNCTION public.f() RETURNS int LANGUAGE plpgsql\n    SET search_path TO 'public'\n    AS $$\nBEGIN\nRETURN 1;\nEND\n$$;\n\
+                    INSERT INTO public.t (id) VALUES (1), (2);\n\\unrestrict AbC123\n";
+        let text = plain_sql(dump, "001", "003", &["001_a.sql".into()], "m/003_squashed.sql").unwrap();
+        assert!(text.starts_with("-- migrate: squashes 001-003\n"), "{text}");
+        assert!(!text.contains("restrict"), "{text}");
+        assert!(text.contains("\nSET LOCAL statement_timeout = 0;\n"), "{text}");
+        assert!(text.contains("set_config('search_path', '', true);"), "{text}");
+        assert!(
+            text.contains("    SET search_path TO 'public'\n"),
+            "function clauses stay: {text}"
+        );
+        let checked = crate::check_source("m/003_squashed.sql", Some(3), text.as_bytes()).unwrap();
+        assert_eq!(checked.squashes, Some((1, 3)));
+        assert!(checked.warnings.is_empty(), "{:?}", checked.warnings);
+    }
+
+    #[test]
+    fn other_meta_commands_are_refused() {
+        let e = plain_sql("\\connect other\nSELECT 1;\n", "001", "001", &[], "f").unwrap_err();
+        assert!(e[0].message.contains("`\\connect`"), "{e:?}");
+    }
+}
