@@ -264,6 +264,8 @@ fn the_baseline_never_silences_errors_and_must_be_valid() {
     assert_eq!(
         text(&out).1,
         "error: migrations holds no migration file, so there is no history to exempt from the lints\n"
+    );
+}
 
 /// The cluster's own client program `name`, else the one on PATH.
 fn pg_program(name: &str) -> std::path::PathBuf {
