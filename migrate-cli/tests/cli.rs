@@ -443,3 +443,36 @@ fn squash_uses_a_throwaway_cluster_by_default_and_down_reverts() {
         "refusals name only what cannot be reverted: {stderr}"
     );
 }
+
+#[tokio::test]
+async fn repeatable_files_show_in_dry_runs_up_and_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("migrations");
+    std::fs::create_dir_all(m.join("repeatable")).unwrap();
+    std::fs::write(m.join("001_t.sql"), "CREATE TABLE IF NOT EXISTS t (id int);").unwrap();
+    std::fs::write(
+        m.join("repeatable/t_ids.sql"),
+        "CREATE OR REPLACE VIEW t_ids AS SELECT id FROM t;",
+    )
+    .unwrap();
+    let url = cluster().create_database().await.unwrap();
+    let out = migrate(dir.path(), &["up", "--dry-run"], Some(&url));
+    assert_eq!(
+        text(&out).0,
+        "Would apply 1 migration(s) and 1 repeatable file(s), in this order:\n  001_t.sql\n  repeatable/t_ids.sql (repeatable)\n"
+    );
+    let out = migrate(dir.path(), &["up"], Some(&url));
+    assert_eq!(
+        text(&out).0,
+        "Applied 1 migration(s) and 1 repeatable file(s)\n",
+        "{:?}",
+        text(&out)
+    );
+    std::fs::write(
+        m.join("repeatable/t_ids.sql"),
+        "CREATE OR REPLACE VIEW t_ids AS SELECT id, 1 AS one FROM t;",
+    )
+    .unwrap();
+    let (status, _) = text(&migrate(dir.path(), &["status"], Some(&url)));
+    assert!(status.contains("R        repeatable/t_ids.sql  outdated"), "{status}");
+}

@@ -84,13 +84,25 @@ impl Command {
                 };
                 if *dry_run {
                     let pending = runner.dry_run(pool).await?;
-                    if pending.is_empty() {
+                    let repeatables = runner.status(pool).await?.repeatables_due(*target);
+                    if pending.is_empty() && repeatables.is_empty() {
                         return Ok("Nothing to apply: the database is up to date\n".to_string());
                     }
-                    let mut out = format!("Would apply {} migration(s), in this order:\n", pending.len());
+                    let mut out = if repeatables.is_empty() {
+                        format!("Would apply {} migration(s), in this order:\n", pending.len())
+                    } else {
+                        format!(
+                            "Would apply {} migration(s) and {} repeatable file(s), in this order:\n",
+                            pending.len(),
+                            repeatables.len()
+                        )
+                    };
                     for m in pending {
                         let mode = if m.no_transaction() { " (no transaction)" } else { "" };
                         out.push_str(&format!("  {}{mode}\n", m.file_name()));
+                    }
+                    for r in repeatables {
+                        out.push_str(&format!("  {} (repeatable)\n", r.file_name()));
                     }
                     return Ok(out);
                 }

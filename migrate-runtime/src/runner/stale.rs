@@ -32,6 +32,19 @@ pub(crate) fn warn_if_stale(migrations: &Migrations) {
             Some(_) => {}
         }
     }
+    for r in &folder.repeatables {
+        match migrations.repeatables().find(|e| e.file_name() == r.file_name) {
+            None => tracing::warn!(
+                "STALE BUILD: {dir}/{} exists but is not embedded in this binary; {fix}",
+                r.file_name
+            ),
+            Some(e) if e.checksum_hex() != migrate_core::to_hex(&r.file.checksum) => tracing::warn!(
+                "STALE BUILD: {dir}/{} changed since this binary embedded it; {fix}",
+                r.file_name
+            ),
+            Some(_) => {}
+        }
+    }
     for problem in &folder.problems {
         tracing::warn!(
             "STALE BUILD: {} is not embedded in this binary: {problem}",
