@@ -356,23 +356,26 @@ const BEFORE_SQUASH: [(&str, &str); 4] = [
     ("004_d.sql", "CREATE TABLE IF NOT EXISTS d (id int);"),
 ];
 
-/// The set after `squash --through 003`. Its squashed file fails if it runs
-/// on a database that has the tables already, so "recorded, not run" shows.
-fn after_squash() -> (tempfile::TempDir, Migrations) {
-    migrations_in(&[
-        (
-            "003_squashed.sql",
-            "-- migrate: squashes 001-003\n-- migrate: allow(missing-if-not-exists)\n\
-             CREATE TABLE a (id int);\nCREATE TABLE b (id int);\nCREATE TABLE c (id int);",
-        ),
-        BEFORE_SQUASH[3],
-    ])
+/// The set after `squash --through 003`, with the `replaces` lines the
+/// command writes when `listed`. Its squashed file fails if it runs on a
+/// database that has the tables already, so "recorded, not run" shows.
+fn after_squash(listed: bool) -> (tempfile::TempDir, Migrations) {
+    let list = if listed {
+        "-- migrate: replaces 001_a.sql\n-- migrate: replaces 002_b.sql\n-- migrate: replaces 003_c.sql\n"
+    } else {
+        ""
+    };
+    let squashed = format!(
+        "-- migrate: squashes 001-003\n{list}-- migrate: allow(missing-if-not-exists)\n\
+         CREATE TABLE a (id int);\nCREATE TABLE b (id int);\nCREATE TABLE c (id int);"
+    );
+    migrations_in(&[("003_squashed.sql", &squashed), BEFORE_SQUASH[3]])
 }
 
 #[tokio::test]
 async fn a_squashed_file_runs_on_a_fresh_database() {
     let (_, _, pool) = fresh().await;
-    let (_d, set) = after_squash();
+    let (_d, set) = after_squash(true);
     let report = set.run(&pool).await.unwrap();
     let applied: Vec<&str> = report.applied.iter().map(|a| a.file_name.as_str()).collect();
     assert_eq!(applied, ["003_squashed.sql", "004_d.sql"]);
@@ -392,7 +395,7 @@ async fn a_squashed_file_is_recorded_without_running_where_everything_it_replace
     let (_, _, pool) = fresh().await;
     let (_d0, before) = migrations_in(&BEFORE_SQUASH[..3]);
     before.run(&pool).await.unwrap();
-    let (_d, set) = after_squash();
+    let (_d, set) = after_squash(true);
     let report = set.run(&pool).await.unwrap();
     assert_eq!(report.recorded_squash.as_deref(), Some("003_squashed.sql"));
     let applied: Vec<&str> = report.applied.iter().map(|a| a.file_name.as_str()).collect();
@@ -412,21 +415,33 @@ async fn a_squashed_file_is_recorded_without_running_where_everything_it_replace
     assert!(set.run(&pool).await.unwrap().up_to_date());
 }
 
-#[tokio::test]
-async fn a_squashed_file_is_refused_where_only_some_of_what_it_replaces_is_applied() {
+/// Applies `files` of the pre-squash set, runs the squashed set, and
+/// returns its refusal after checking that nothing changed.
+async fn refused_squash(files: &[(&str, &str)], listed: bool) -> String {
     let (url, _, pool) = fresh().await;
-    let (_d0, before) = migrations_in(&BEFORE_SQUASH[..3]);
-    before.runner().target(1).run(&pool).await.unwrap();
+    let (_d0, before) = migrations_in(files);
+    before.run(&pool).await.unwrap();
     let snapshot = (dump(&url), history(&pool).await);
-    let (_d, set) = after_squash();
+    let (_d, set) = after_squash(listed);
     let e = set.run(&pool).await.unwrap_err();
     let text = e.to_string();
     assert!(matches!(e, Error::Refused(_)), "{text}");
+    assert!(text.contains("Deploy a release from before the squash first"), "{text}");
+    assert_eq!((dump(&url), history(&pool).await), snapshot, "nothing ran");
+    text
+}
+
+#[tokio::test]
+async fn a_squashed_file_is_refused_where_only_some_of_what_it_replaces_is_applied() {
+    let text = refused_squash(&BEFORE_SQUASH[..1], true).await;
+    assert!(text.contains("missing: 002_b.sql, 003_c.sql."), "{text}");
+    let hole = [BEFORE_SQUASH[0], BEFORE_SQUASH[2]];
+    let text = refused_squash(&hole, true).await;
+    assert!(text.contains("missing: 002_b.sql."), "{text}");
+    let text = refused_squash(&BEFORE_SQUASH[..1], false).await;
     assert!(text.contains("applied only some of them (001)"), "{text}");
     assert!(
         text.contains("the versions after 001 through 003 are missing"),
         "{text}"
     );
-    assert!(text.contains("Deploy a release from before the squash first"), "{text}");
-    assert_eq!((dump(&url), history(&pool).await), snapshot, "nothing ran");
 }

@@ -270,6 +270,7 @@ async fn a_debug_build_warns_loudly_about_files_it_did_not_embed() {
         irreversible: &[],
         repeatables: &[],
         squashes: None,
+        replaced: &[],
     }));
     let (_, _, pool) = fresh().await;
     let (logs, _guard) = Logs::capture();

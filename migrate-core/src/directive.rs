@@ -18,6 +18,8 @@ pub enum Directive {
     LockTimeout(Timeout),
     /// The file's `statement_timeout` (`-- migrate: statement-timeout 10min`).
     StatementTimeout(Timeout),
+    /// A squashed file replaces this migration file (one line per file).
+    Replaces(String),
 }
 
 /// A timeout a directive sets: a duration, or `off`.
@@ -50,6 +52,7 @@ const KNOWN: &[&str] = &[
     "statement-timeout DURATION",
     "irreversible",
     "squashes NNN-NNN",
+    "replaces NNN_name.sql",
 ];
 
 /// How to write a duration, for error messages.
@@ -70,6 +73,15 @@ pub fn parse(comment: &str) -> Option<Result<Directive, Problem>> {
     }
     if value == "irreversible" {
         return Some(Ok(Directive::Irreversible));
+    }
+    if let Some(file) = value.strip_prefix("replaces ") {
+        let file = file.trim();
+        let valid = crate::name::parse(file, 0).is_ok();
+        return Some(if valid {
+            Ok(Directive::Replaces(file.to_string()))
+        } else {
+            Err(Problem::Unknown(value.to_string()))
+        });
     }
     if let Some(range) = value.strip_prefix("squashes ") {
         return Some(squashes(range.trim()).ok_or_else(|| Problem::Unknown(value.to_string())));
@@ -214,6 +226,14 @@ mod tests {
         assert_eq!(
             parse("-- migrate: squashes 042-001"),
             Some(Err(Problem::Unknown("squashes 042-001".into())))
+        );
+        assert_eq!(
+            parse("-- migrate: replaces 001_a.sql"),
+            Some(Ok(Directive::Replaces("001_a.sql".into())))
+        );
+        assert_eq!(
+            parse("-- migrate: replaces a.sql"),
+            Some(Err(Problem::Unknown("replaces a.sql".into())))
         );
         assert_eq!(
             parse("-- migrate: lock-timeout 5s"),

@@ -30,6 +30,8 @@ pub struct CheckedFile {
     pub irreversible: bool,
     /// `-- migrate: squashes FROM-THROUGH`: the versions this file replaces.
     pub squashes: Option<(u64, u64)>,
+    /// `-- migrate: replaces FILE` lines: the files a squashed file replaces.
+    pub replaces: Vec<String>,
     pub statements: Vec<StatementSpan>,
     /// Lint findings that no `allow` silenced.
     pub warnings: Vec<Diagnostic>,
@@ -82,6 +84,7 @@ pub(crate) fn check_as(
     let mut timeouts_seen = std::collections::HashSet::new();
     let mut irreversible = false;
     let mut squashes = None;
+    let mut replaces = Vec::new();
     // Allowed lints: for the whole file, or per statement index.
     let mut allowed_file: Vec<Lint> = Vec::new();
     let mut allowed: Vec<Vec<Lint>> = vec![Vec::new(); split.statements.len()];
@@ -105,15 +108,20 @@ pub(crate) fn check_as(
                 Some(Ok(Directive::Squashes { from, through })) if token.start < first_statement => {
                     squashes = Some((from, through))
                 }
-                Some(Ok(Directive::NoTransaction | Directive::Irreversible | Directive::Squashes { .. })) => errors
-                    .push(
-                        Diagnostic::error(
-                            file,
-                            format!("`{}` must come before the first statement", token.text(text).trim()),
-                        )
-                        .at(at(token.start))
-                        .help("move this line to the comments at the top of the file"),
-                    ),
+                Some(Ok(Directive::Replaces(file))) if token.start < first_statement => replaces.push(file),
+                Some(Ok(
+                    Directive::NoTransaction
+                    | Directive::Irreversible
+                    | Directive::Squashes { .. }
+                    | Directive::Replaces(_),
+                )) => errors.push(
+                    Diagnostic::error(
+                        file,
+                        format!("`{}` must come before the first statement", token.text(text).trim()),
+                    )
+                    .at(at(token.start))
+                    .help("move this line to the comments at the top of the file"),
+                ),
                 Some(Ok(Directive::Allow(names))) => {
                     let mut lints = Vec::new();
                     for name in names {
@@ -271,6 +279,7 @@ pub(crate) fn check_as(
         no_transaction,
         irreversible,
         squashes,
+        replaces,
         statements,
         warnings,
     })

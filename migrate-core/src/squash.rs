@@ -10,8 +10,29 @@ pub fn check(migrations: &[SourceMigration], shown: &dyn Fn(&str) -> String) -> 
     let mut problems = Vec::new();
     for (i, m) in migrations.iter().enumerate() {
         let Some((from, through)) = m.file.squashes else {
+            if !m.file.replaces.is_empty() {
+                problems.push(
+                    Diagnostic::error(
+                        shown(&m.file_name),
+                        "`-- migrate: replaces` needs `-- migrate: squashes FROM-THROUGH`",
+                    )
+                    .help("only a squashed file replaces other files; remove the `replaces` lines"),
+                );
+            }
             continue;
         };
+        for file in &m.file.replaces {
+            let version = crate::name::parse(file, 0).map_or(0, |n| n.version);
+            if !(from..=through).contains(&version) {
+                problems.push(
+                    Diagnostic::error(
+                        shown(&m.file_name),
+                        format!("`-- migrate: replaces {file}` lies outside the squashed range {from:03}-{through:03}"),
+                    )
+                    .help("list only the files the squash replaced"),
+                );
+            }
+        }
         if through != m.version {
             problems.push(
                 Diagnostic::error(
@@ -85,10 +106,14 @@ pub fn plain_sql(
     body.push_str(&kept[copied..]);
     let header = format!(
         "-- migrate: squashes {from}-{through}\n\
-         -- Written by `migrate squash` from pg_dump output; it replaces:\n{}\
+         -- Written by `migrate squash` from pg_dump output. A database that applied\n\
+         -- every file below records this one without running it.\n{}\
          -- Its statements are what pg_dump wrote, so the lints do not apply.\n\
          -- migrate: allow({})\n",
-        replaced.iter().map(|f| format!("--   {f}\n")).collect::<String>(),
+        replaced
+            .iter()
+            .map(|f| format!("-- migrate: replaces {f}\n"))
+            .collect::<String>(),
         crate::lint::Lint::ALL.map(|l| l.name()).join(", ")
     );
     let text = header + &body;
@@ -118,7 +143,26 @@ mod tests {
         );
         let checked = crate::check_source("m/003_squashed.sql", Some(3), text.as_bytes()).unwrap();
         assert_eq!(checked.squashes, Some((1, 3)));
+        assert_eq!(checked.replaces, ["001_a.sql"]);
         assert!(checked.warnings.is_empty(), "{:?}", checked.warnings);
+    }
+
+    #[test]
+    fn replaces_lines_need_a_squash_and_lie_in_its_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let squashed =
+            "-- migrate: squashes 001-003\n-- migrate: replaces 001_a.sql\n-- migrate: replaces 004_d.sql\nSELECT 1;";
+        std::fs::write(dir.path().join("003_squashed.sql"), squashed).unwrap();
+        std::fs::write(
+            dir.path().join("004_d.sql"),
+            "-- migrate: replaces 001_a.sql\nSELECT 1;",
+        )
+        .unwrap();
+        let folder = crate::load_dir(dir.path(), "m").unwrap();
+        let problems: Vec<String> = folder.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("`-- migrate: replaces 004_d.sql` lies outside the squashed range 001-003"));
+        assert!(problems[1].starts_with("m/004_d.sql: `-- migrate: replaces` needs `-- migrate: squashes"));
     }
 
     #[test]

@@ -57,6 +57,11 @@ pub fn migrations(folder: &Folder, dir: &Path, warnings: &[Diagnostic], span: Sp
         let checksum = r.file.checksum;
         quote! { (#name, ::core::include_str!(#path), [#(#checksum),*]) }
     });
+    let replaced = folder
+        .migrations
+        .first()
+        .map(|m| m.file.replaces.clone())
+        .unwrap_or_default();
     let squashes = match folder.migrations.first().and_then(|m| m.file.squashes) {
         Some((from, through)) => quote! { ::core::option::Option::Some((#from, #through)) },
         None => quote! { ::core::option::Option::None },
@@ -74,6 +79,7 @@ pub fn migrations(folder: &Folder, dir: &Path, warnings: &[Diagnostic], span: Sp
             irreversible: &[#(#irreversible),*],
             repeatables: &[#(#repeatables),*],
             squashes: #squashes,
+            replaced: &[#(#replaced),*],
         };
         ::migrate_runtime::Migrations::__embedded(EMBEDDED)
     }}

@@ -24,6 +24,8 @@ pub mod __private {
         pub repeatables: &'static [(&'static str, &'static str, [u8; 32])],
         /// The versions the first file replaces, when it is a squashed file.
         pub squashes: Option<(u64, u64)>,
+        /// The files the squashed first file lists as replaced.
+        pub replaced: &'static [&'static str],
     }
 }
 
@@ -72,6 +74,11 @@ impl Migrations {
             .iter()
             .map(|r| (leak(r.file_name.clone()), leak(r.file.text.clone()), r.file.checksum))
             .collect();
+        let replaced: Vec<&'static str> = folder
+            .migrations
+            .first()
+            .map(|m| m.file.replaces.iter().map(|f| leak(f.clone())).collect())
+            .unwrap_or_default();
         let data = Embedded {
             text: leak(packed.text),
             names: leak(packed.names),
@@ -82,6 +89,7 @@ impl Migrations {
             irreversible: Vec::leak(irreversible),
             repeatables: Vec::leak(repeatables),
             squashes: folder.migrations.first().and_then(|m| m.file.squashes),
+            replaced: Vec::leak(replaced),
         };
         Ok(Migrations {
             data: Box::leak(Box::new(data)),
@@ -208,6 +216,16 @@ impl Migration {
     /// versions (`-- migrate: squashes FROM-THROUGH`).
     pub fn squashes(&self) -> Option<(u64, u64)> {
         self.data.squashes.filter(|_| self.index == 0)
+    }
+
+    /// For a squashed file, the files it lists as replaced
+    /// (`-- migrate: replaces FILE`); empty otherwise.
+    pub fn replaces(&self) -> &'static [&'static str] {
+        if self.index == 0 {
+            self.data.replaced
+        } else {
+            &[]
+        }
     }
 
     /// Whether the file is marked `-- migrate: irreversible`.

@@ -8,9 +8,10 @@ use crate::{Error, Migration};
 use tokio_postgres::Client;
 
 /// Decides what to do with the squashed file among `pending`, before
-/// anything runs: with no replaced version applied it runs; with the last
-/// one (`NNN`) applied the database has them all, so it is recorded
-/// without running; otherwise the run is refused. Returns what remains to
+/// anything runs: with no replaced version applied it runs; with every
+/// file it lists (`-- migrate: replaces`) applied, or without a list the
+/// last version `NNN`, it is recorded without running; otherwise the run
+/// is refused, naming what is missing. Returns what remains to
 /// apply, and the file recorded, if any.
 pub(crate) async fn settle(
     client: &Client,
@@ -31,7 +32,28 @@ pub(crate) async fn settle(
     if applied.is_empty() {
         return Ok((pending, None));
     }
-    if !applied.contains(&through) {
+    let listed: Vec<(u64, &str)> = squashed
+        .replaces()
+        .iter()
+        .filter_map(|f| Some((migrate_core::name::parse(f, 0).ok()?.version, *f)))
+        .collect();
+    let missing: Vec<&str> = listed
+        .iter()
+        .filter(|(v, _)| !applied.contains(v))
+        .map(|(_, f)| *f)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Refused(format!(
+            "{} replaces versions {from:03}-{through:03}, but this database applied only some of them; \
+             missing: {}. The squashed file cannot apply part of itself, so nothing was applied. \
+             Deploy a release from before the squash first, so that it applies them, then this one",
+            squashed.file_name(),
+            missing.join(", ")
+        )));
+    }
+    // A hand-written squashed file without `replaces` lines: the pre-squash
+    // release applied in order, so the row of its last version means all.
+    if listed.is_empty() && !applied.contains(&through) {
         let newest = applied.iter().max().copied().unwrap_or(from);
         let shown: Vec<String> = applied.iter().map(|v| format!("{v:03}")).collect();
         return Err(Error::Refused(format!(
