@@ -64,14 +64,14 @@ impl Runner {
                         locked.table,
                         quote_literal(&step.file_name)
                     );
-                    let down_name = format!("{}.down.sql", step.file_name.trim_end_matches(".sql"));
-                    let shown = if step.from_stored_sql {
-                        format!("{down_name} (stored in {})", locked.table)
-                    } else {
-                        down_name
-                    };
+                    let shown = down_name(&step.file_name);
                     if let Err(e) = script::run_with(locked.client(), &shown, &step.sql, &delete).await {
-                        tracing::error!("Failed to revert {}", step.file_name);
+                        let source = if step.from_stored_sql {
+                            " (down SQL stored in the history)"
+                        } else {
+                            ""
+                        };
+                        tracing::error!("Failed to revert {}{source}", step.file_name);
                         return Err(e);
                     }
                     let duration = started.elapsed();
@@ -124,7 +124,7 @@ impl Runner {
                         "{} has no down SQL: no `{}` is embedded and its tracking row stores none \
                          (applied without a down file, or by an older tool)",
                         row.file_name,
-                        format_args!("{}.down.sql", row.file_name.trim_end_matches(".sql"))
+                        down_name(&row.file_name)
                     ));
                     continue;
                 }
@@ -147,6 +147,11 @@ impl Runner {
             Err(Error::Refused(text))
         }
     }
+}
+
+/// `NNN_name.down.sql` for `NNN_name.sql`.
+fn down_name(file_name: &str) -> String {
+    format!("{}.down.sql", file_name.trim_end_matches(".sql"))
 }
 
 struct Step {
