@@ -435,3 +435,34 @@ async fn a_squashed_file_is_refused_where_only_some_of_what_it_replaces_is_appli
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn with_repeatables_and_down_files_a_no_op_start_is_still_one_statement() {
+    let (_, db, pool) = fresh().await;
+    let (_d, set) = repeatable_set(VIEW_V1);
+    set.run(&pool).await.unwrap();
+    EXAMPLE
+        .runner()
+        .table("other.schema_migrations")
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    migrate_tests::cluster()
+        .execute("postgres", &format!("ALTER DATABASE {db} SET log_statement = 'all'"))
+        .await
+        .unwrap();
+    let logged = migrate_runtime::pool_from_url(&migrate_tests::cluster().url(&db), 2).unwrap();
+    let from = migrate_tests::log_len();
+    assert!(set.run(&logged).await.unwrap().up_to_date());
+    assert!(EXAMPLE
+        .runner()
+        .table("other.schema_migrations")
+        .unwrap()
+        .run(&logged)
+        .await
+        .unwrap()
+        .up_to_date());
+    let statements = migrate_tests::logged_statements(&db, from);
+    assert_eq!(statements.len(), 2, "one per run: {statements:#?}");
+}
