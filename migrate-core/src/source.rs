@@ -192,11 +192,13 @@ pub(crate) fn check_as(
 
     for statement in &split.statements {
         let words = Words::of(text, &split.tokens, statement);
-        let position = at(statement.start);
+        // Computed only for an error: counting lines per statement is
+        // quadratic in a large file (a squashed history).
+        let position = || at(statement.start);
         if let Some(command) = checks::transaction_control(&words) {
             errors.push(
                 Diagnostic::error(file, format!("transaction control `{command}` is not allowed in a migration"))
-                    .at(position)
+                    .at(position())
                     .help("remove it: the runner wraps each file in its own transaction (or, with `-- migrate: no-transaction`, runs each statement on its own)"),
             );
         }
@@ -206,7 +208,7 @@ pub(crate) fn check_as(
                     file,
                     format!("`{command}` needs psql's data stream, which a migration does not have"),
                 )
-                .at(position)
+                .at(position())
                 .help("load the rows with `INSERT ... VALUES`, or `COPY ... FROM '/path/on/the/server'`"),
             );
         }
@@ -217,7 +219,7 @@ pub(crate) fn check_as(
                         file,
                         format!("`{command}` cannot run inside a transaction block, and this file runs in one"),
                     )
-                    .at(position)
+                    .at(position())
                     .help(
                         "put it in a migration file of its own whose first lines contain `-- migrate: no-transaction`",
                     ),
