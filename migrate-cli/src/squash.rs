@@ -80,10 +80,13 @@ pub fn squash(dir: &Path, through: u64, scratch_url: Option<&str>) -> Result<Str
         )
     })?;
     write(dir, &file_name, &text, &replaced, &folder.downs)?;
+    let listed = match names.as_slice() {
+        [first, .., last] if names.len() > 5 => format!("{first} .. {last}"),
+        all => all.join(", "),
+    };
     Ok(format!(
-        "Wrote {shown_file} (squashes {from:0width$}-{through:0width$}), replacing {} file(s): {}\n",
-        names.len(),
-        names.join(", ")
+        "Wrote {shown_file} (squashes {from:0width$}-{through:0width$}), replacing {} file(s): {listed}\n",
+        names.len()
     ))
 }
 
