@@ -171,3 +171,40 @@ async fn a_connection_lost_mid_file_leaves_nothing_of_it() {
         "the lock outlived the run"
     );
 }
+
+/// `Display` followed by every `source()`, `: `-separated, as `anyhow`'s
+/// `{:#}` prints an error.
+fn chained(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(source) = next {
+        text.push_str(": ");
+        text.push_str(&source.to_string());
+        next = source.source();
+    }
+    text
+}
+
+#[tokio::test]
+async fn an_error_printed_with_its_source_chain_says_each_thing_once() {
+    let (_, _, pool) = fresh().await;
+    let (_dir, set) = migrations(&[("001_broken.sql", "SELECT * FROM missing_table;")]);
+    let e = set.run(&pool).await.unwrap_err();
+    let text = chained(&e);
+    assert_eq!(text, e.to_string());
+    assert_eq!(
+        text.matches("relation \"missing_table\" does not exist").count(),
+        1,
+        "{text}"
+    );
+
+    let (_dir, set) = migrations(&[("001_drops_history.sql", "DROP TABLE schema_migrations;")]);
+    let e = set.run(&pool).await.unwrap_err();
+    assert!(matches!(e, Error::Database { .. }), "{e:?}");
+    let text = chained(&e);
+    assert_eq!(
+        text,
+        "001_drops_history.sql: recording it as applied failed, so none of it was committed: \
+         ERROR 42P01: relation \"public.schema_migrations\" does not exist"
+    );
+}

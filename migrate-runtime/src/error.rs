@@ -32,21 +32,22 @@ pub enum Error {
     /// A request of the operations API that cannot be honoured.
     #[error("{0}")]
     Refused(String),
-    /// A query of the runner itself (history, lock) failed.
-    #[error("{context}: {}", describe(.source))]
+    /// A query of the runner itself (history, lock) failed. The server's
+    /// message is part of `Display`, so `source()` is `None`: a chain
+    /// printer (`anyhow`'s `{:#}`) shows it once.
+    #[error("{context}: {}", describe(.cause))]
     Database {
         /// What the runner was doing.
         context: String,
-        /// The driver's error.
-        #[source]
-        source: tokio_postgres::Error,
+        /// The driver's error, for its SQLSTATE and fields.
+        cause: tokio_postgres::Error,
     },
 }
 
 impl Error {
     pub(crate) fn db(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Error {
         let context = context.into();
-        move |source| Error::Database { context, source }
+        move |cause| Error::Database { context, cause }
     }
 }
 

@@ -118,7 +118,7 @@ fn failure(
                     file.file_name()
                 ),
             },
-            source: e,
+            cause: e,
         };
     };
     let (line, column) = match position {

@@ -40,7 +40,7 @@ fn failure(file_name: &str, sql: &str, completed: usize, e: tokio_postgres::Erro
             context: format!(
                 "{file_name}: every statement ran, but updating the history failed, so none of it was committed"
             ),
-            source: e,
+            cause: e,
         };
     };
     let (line, column) = line_col(sql, position.filter(|&p| p >= start).unwrap_or(start));

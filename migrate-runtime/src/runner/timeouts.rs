@@ -411,7 +411,7 @@ fn unquote(word: &str) -> String {
 fn lock_timed_out(e: &Error) -> bool {
     match e {
         Error::Migration(m) => m.code == SqlState::LOCK_NOT_AVAILABLE.code(),
-        Error::Database { source, .. } => source.code() == Some(&SqlState::LOCK_NOT_AVAILABLE),
+        Error::Database { cause, .. } => cause.code() == Some(&SqlState::LOCK_NOT_AVAILABLE),
         _ => false,
     }
 }
