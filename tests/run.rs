@@ -134,7 +134,31 @@ async fn nothing_pending_is_one_statement_with_no_lock_and_no_ddl() {
     assert!(EXAMPLE.run(&fresh_pool).await.unwrap().up_to_date());
     let statements = logged_statements(&db, from);
     assert_eq!(statements.len(), 1, "{statements:#?}");
-    assert!(statements[0].starts_with("SELECT filename, checksum"), "{statements:?}");
+    assert!(statements[0].starts_with("SELECT h.current"), "{statements:?}");
+}
+
+#[tokio::test]
+async fn the_server_digests_the_history_as_the_build_did() {
+    let (_, _, pool) = fresh().await;
+    EXAMPLE.run(&pool).await.unwrap();
+    let server = format!(
+        "SELECT {} FROM schema_migrations",
+        migrate_core::history_digest::SERVER_EXPRESSION
+    );
+    // What the macro embedded.
+    let built = EXAMPLE.history_digest();
+    assert_eq!(value(&pool, &server).await, migrate_core::to_hex(built));
+
+    // A row `db_init.py` wrote, without a checksum, digests differently.
+    rows(
+        &pool,
+        "UPDATE schema_migrations SET checksum = NULL WHERE filename = '002_fix_features.sql'",
+    )
+    .await;
+    assert_ne!(value(&pool, &server).await, migrate_core::to_hex(built));
+    let report = EXAMPLE.run(&pool).await.unwrap();
+    assert_eq!(report.adopted, vec!["002_fix_features.sql"]);
+    assert_eq!(value(&pool, &server).await, migrate_core::to_hex(built));
 }
 
 #[tokio::test]
@@ -265,6 +289,7 @@ async fn a_debug_build_warns_loudly_about_files_it_did_not_embed() {
         names: leak(packed.names),
         index: packed.index.leak(),
         statements: packed.statements.leak(),
+        digest: migrate_core::history_digest::of_migrations(&built.migrations),
         source_dir: Some(leak(folder.path().to_string_lossy().into_owned())),
         downs: &[],
         irreversible: &[],

@@ -37,6 +37,7 @@ pub fn migrations(folder: &Folder, dir: &Path, warnings: &[Diagnostic], span: Sp
     let names = &packed.names;
     let index = Literal::byte_string(&packed.index);
     let statements = Literal::byte_string(&packed.statements);
+    let digest = migrate_core::history_digest::of_migrations(&folder.migrations);
     let dir = dir.to_string_lossy();
     let warnings = warnings.iter().map(|w| warning(w, span));
     let baseline = folder.baseline.as_ref().map(|b| {
@@ -74,6 +75,7 @@ pub fn migrations(folder: &Folder, dir: &Path, warnings: &[Diagnostic], span: Sp
             names: #names,
             index: #index,
             statements: #statements,
+            digest: [#(#digest),*],
             source_dir: if ::core::cfg!(debug_assertions) { ::core::option::Option::Some(#dir) } else { ::core::option::Option::None },
             downs: &[#(#downs),*],
             irreversible: &[#(#irreversible),*],

@@ -14,6 +14,8 @@ pub mod __private {
         pub names: &'static str,
         pub index: &'static [u8],
         pub statements: &'static [u8],
+        /// `migrate_core::history_digest` of every file, in version order.
+        pub digest: [u8; 32],
         /// The folder the macro read, in debug builds.
         pub source_dir: Option<&'static str>,
         /// Down files: the version they revert, and their text as on disk.
@@ -84,6 +86,7 @@ impl Migrations {
             names: leak(packed.names),
             index: Vec::leak(packed.index),
             statements: Vec::leak(packed.statements),
+            digest: migrate_core::history_digest::of_migrations(&folder.migrations),
             source_dir: None,
             downs: Vec::leak(downs),
             irreversible: Vec::leak(irreversible),
@@ -114,6 +117,12 @@ impl Migrations {
     /// The migration with this exact file name.
     pub fn find(&self, file_name: &str) -> Option<Migration> {
         self.iter().find(|m| m.file_name() == file_name)
+    }
+
+    /// [`migrate_core::history_digest`] of every migration, in version
+    /// order: what the tracking table digests to when all are applied.
+    pub fn history_digest(&self) -> &[u8; 32] {
+        &self.data.digest
     }
 
     /// The folder the macro read, in debug builds.

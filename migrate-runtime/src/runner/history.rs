@@ -18,7 +18,43 @@ pub(crate) const RESET_SESSION: &str = "SET SESSION AUTHORIZATION DEFAULT; RESET
 /// project added) does not exist yet. One statement.
 pub(crate) async fn read(client: &Client, table: &TableName) -> Result<Option<Vec<AppliedRow>>, Error> {
     let sql = format!("SELECT filename, checksum, applied_at::text, duration_ms FROM {table} ORDER BY id");
-    let messages = match client.simple_query(&sql).await {
+    Ok(query(client, table, &sql).await?.map(|read| read.rows))
+}
+
+/// What [`read_unless_current`] found.
+pub(crate) struct Read {
+    /// The table digests to the expected history: every file applied, in
+    /// order, with its checksum, and nothing else. `rows` is then empty.
+    pub(crate) current: bool,
+    /// The history, oldest first, when not `current`.
+    pub(crate) rows: Vec<AppliedRow>,
+}
+
+/// One statement whose reply stays the same size whatever the history's
+/// length when the table holds exactly `count` rows digesting to `digest`
+/// (`migrate_core::history_digest`): the server compares, and sends the
+/// rows only when they differ. `None` as for [`read`].
+pub(crate) async fn read_unless_current(
+    client: &Client,
+    table: &TableName,
+    count: usize,
+    digest: &[u8; 32],
+) -> Result<Option<Read>, Error> {
+    let sql = format!(
+        "SELECT h.current, r.filename, r.checksum, r.applied_at::text AS applied_at, r.duration_ms \
+         FROM (SELECT count(*) = {count} AND {} = '{}' AS current FROM {table}) h \
+         LEFT JOIN LATERAL (SELECT id, filename, checksum, applied_at, duration_ms FROM {table} \
+         WHERE NOT h.current) r ON true ORDER BY r.id",
+        migrate_core::history_digest::SERVER_EXPRESSION,
+        migrate_core::to_hex(digest)
+    );
+    query(client, table, &sql).await
+}
+
+/// Runs a history query; a row whose `filename` is NULL carries only the
+/// `current` column.
+async fn query(client: &Client, table: &TableName, sql: &str) -> Result<Option<Read>, Error> {
+    let messages = match client.simple_query(sql).await {
         Ok(messages) => messages,
         Err(e)
             if [
@@ -33,20 +69,25 @@ pub(crate) async fn read(client: &Client, table: &TableName) -> Result<Option<Ve
         }
         Err(e) => return Err(Error::db(format!("reading the migration history from {table}"))(e)),
     };
-    Ok(Some(
-        messages
-            .iter()
-            .filter_map(|m| match m {
-                SimpleQueryMessage::Row(row) => Some(AppliedRow {
-                    file_name: row.get(0).unwrap_or_default().to_string(),
-                    checksum: row.get(1).map(str::to_string),
-                    applied_at: row.get(2).map(str::to_string),
-                    duration_ms: row.get(3).and_then(|d| d.parse().ok()),
-                }),
-                _ => None,
-            })
-            .collect(),
-    ))
+    let mut read = Read {
+        current: false,
+        rows: Vec::new(),
+    };
+    for message in &messages {
+        let SimpleQueryMessage::Row(row) = message else {
+            continue;
+        };
+        read.current |= row.try_get("current").ok().flatten() == Some("t");
+        if let Some(file_name) = row.get("filename") {
+            read.rows.push(AppliedRow {
+                file_name: file_name.to_string(),
+                checksum: row.get("checksum").map(str::to_string),
+                applied_at: row.get("applied_at").map(str::to_string),
+                duration_ms: row.get("duration_ms").and_then(|d| d.parse().ok()),
+            });
+        }
+    }
+    Ok(Some(read))
 }
 
 /// The table with its schema spelled out: an unqualified name resolves

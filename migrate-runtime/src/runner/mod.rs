@@ -117,8 +117,13 @@ impl Runner {
         stale::warn_if_stale(&self.migrations);
         let client = connect::connect(pool, self.connect_timeout).await?;
         tracing::info!("Running database migrations...");
-        if let Some(rows) = history::read(&client, &self.table).await? {
-            let plan = Plan::new(&self.migrations, &rows);
+        let expected = (self.migrations.len(), self.migrations.history_digest());
+        if let Some(read) = history::read_unless_current(&client, &self.table, expected.0, expected.1).await? {
+            if read.current {
+                tracing::info!("Database is up to date");
+                return Ok(Report::default());
+            }
+            let plan = Plan::new(&self.migrations, &read.rows);
             let warnings = plan.validate(&self.policies, self.target)?;
             if plan.pending(self.target).is_empty()
                 && plan.unrecorded().is_empty()
