@@ -5,14 +5,16 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 
 /// A pool of at most `max_size` connections to `url`
 /// (`postgresql://user:password@host:port/database`). Connects lazily.
-/// The error never repeats the URL, which may hold a password.
+/// The error never repeats the URL, which may hold a password. Its
+/// connections pass `NOTIFY`s on to `run`, so that an instance waiting for
+/// the migration lock takes over as soon as it is released.
 pub fn pool_from_url(url: &str, max_size: usize) -> Result<Pool, Error> {
     let config: tokio_postgres::Config = url
         .parse()
         .map_err(|e| Error::Refused(format!("the database URL is malformed: {e}")))?;
-    let manager = Manager::from_config(
+    let manager = Manager::from_connect(
         config,
-        tokio_postgres::NoTls,
+        crate::runner::handover::Forwarding,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },

@@ -21,7 +21,7 @@ pub(crate) async fn read(client: &Client, table: &TableName) -> Result<Option<Ve
     Ok(query(client, table, &sql).await?.map(|read| read.rows))
 }
 
-/// What [`read_unless_current`] found.
+/// What [`Expected::read`] found.
 pub(crate) struct Read {
     /// The table digests to the expected history: every file applied, in
     /// order, with its checksum, and nothing else. `rows` is then empty.
@@ -30,25 +30,39 @@ pub(crate) struct Read {
     pub(crate) rows: Vec<AppliedRow>,
 }
 
-/// One statement whose reply stays the same size whatever the history's
-/// length when the table holds exactly `count` rows digesting to `digest`
-/// (`migrate_core::history_digest`): the server compares, and sends the
-/// rows only when they differ. `None` as for [`read`].
-pub(crate) async fn read_unless_current(
-    client: &Client,
-    table: &TableName,
-    count: usize,
-    digest: &[u8; 32],
-) -> Result<Option<Read>, Error> {
-    let sql = format!(
-        "SELECT h.current, r.filename, r.checksum, r.applied_at::text AS applied_at, r.duration_ms \
-         FROM (SELECT count(*) = {count} AND {} = '{}' AS current FROM {table}) h \
-         LEFT JOIN LATERAL (SELECT id, filename, checksum, applied_at, duration_ms FROM {table} \
-         WHERE NOT h.current) r ON true ORDER BY r.id",
-        migrate_core::history_digest::SERVER_EXPRESSION,
-        migrate_core::to_hex(digest)
-    );
-    query(client, table, &sql).await
+/// The history a table holds once every embedded migration is applied.
+pub(crate) struct Expected<'a> {
+    /// The tracking table.
+    pub(crate) table: &'a TableName,
+    /// How many rows it holds.
+    pub(crate) count: usize,
+    /// Their `migrate_core::history_digest`.
+    pub(crate) digest: &'a [u8; 32],
+}
+
+impl Expected<'_> {
+    /// One statement whose reply stays the same size whatever the
+    /// history's length when the table holds the expected history: the
+    /// server compares, and sends the rows only when they differ. `None` as
+    /// for [`read`].
+    pub(crate) async fn read(&self, client: &Client) -> Result<Option<Read>, Error> {
+        let table = self.table;
+        let sql = format!(
+            "SELECT h.current, r.filename, r.checksum, r.applied_at::text AS applied_at, r.duration_ms \
+             FROM (SELECT count(*) = {} AND {} = '{}' AS current FROM {table}) h \
+             LEFT JOIN LATERAL (SELECT id, filename, checksum, applied_at, duration_ms FROM {table} \
+             WHERE NOT h.current) r ON true ORDER BY r.id",
+            self.count,
+            migrate_core::history_digest::SERVER_EXPRESSION,
+            migrate_core::to_hex(self.digest)
+        );
+        query(client, table, &sql).await
+    }
+
+    /// Whether the table holds the expected history.
+    pub(crate) async fn current(&self, client: &Client) -> Result<bool, Error> {
+        Ok(self.read(client).await?.is_some_and(|read| read.current))
+    }
 }
 
 /// Runs a history query; a row whose `filename` is NULL carries only the

@@ -1,5 +1,7 @@
 //! The session-level advisory lock that makes concurrent runs take turns.
 
+use super::handover;
+use super::history::Expected;
 use super::query::first_value;
 use crate::table::TableName;
 use crate::Error;
@@ -15,19 +17,25 @@ pub(crate) fn key(table: &TableName) -> i64 {
 }
 
 /// Takes the lock, polling `pg_try_advisory_lock` with backoff up to
-/// `poll_max`. A waiter never sits inside a statement or a transaction: a
-/// waiting statement's snapshot would block a `CREATE INDEX CONCURRENTLY`
+/// `poll_max`, and at once when the holder announces its release
+/// ([`handover`]). A waiter never sits inside a statement or a transaction:
+/// a waiting statement's snapshot would block a `CREATE INDEX CONCURRENTLY`
 /// in the instance holding the lock, which then waits for the waiter.
-pub(crate) async fn acquire(client: &Client, key: i64, poll_max: Duration) -> Result<(), Error> {
-    let mut delay = Duration::from_millis(20);
+/// After each wait, a table found holding the `done` history ends the
+/// wait without the lock (the work got done meanwhile): `Ok(false)`.
+pub(crate) async fn acquire(
+    client: &Client,
+    key: i64,
+    poll_max: Duration,
+    done: Option<&Expected<'_>>,
+) -> Result<bool, Error> {
+    if try_lock(client, key, "").await? {
+        return Ok(true);
+    }
+    let mut pause = handover::Pause::new(key, poll_max);
+    let mut listen = handover::listen(key);
     let mut last_holder = None;
     loop {
-        let got = first_value(client, &format!("SELECT pg_try_advisory_lock({key})"))
-            .await
-            .map_err(Error::db("taking the migration lock"))?;
-        if got.as_deref() == Some("t") {
-            return Ok(());
-        }
         let holder = holder(client, key)
             .await
             .map_err(Error::db("looking up the migration lock's holder"))?;
@@ -38,9 +46,28 @@ pub(crate) async fn acquire(client: &Client, key: i64, poll_max: Duration) -> Re
             }
             last_holder = holder;
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(poll_max);
+        let prefix = std::mem::take(&mut listen);
+        if pause
+            .attempt(async || try_lock(client, key, &prefix).await.map(|got| got.then_some(())))
+            .await?
+            .is_some()
+        {
+            return Ok(true);
+        }
+        if let Some(done) = done {
+            if done.current(client).await? {
+                return Ok(false);
+            }
+        }
     }
+}
+
+/// `pg_try_advisory_lock`, after the statements in `prefix`.
+async fn try_lock(client: &Client, key: i64, prefix: &str) -> Result<bool, Error> {
+    let got = first_value(client, &format!("{prefix}SELECT pg_try_advisory_lock({key})"))
+        .await
+        .map_err(Error::db("taking the migration lock"))?;
+    Ok(got.as_deref() == Some("t"))
 }
 
 async fn holder(client: &Client, key: i64) -> Result<Option<String>, tokio_postgres::Error> {

@@ -2,6 +2,7 @@
 
 pub(crate) mod apply;
 mod connect;
+pub(crate) mod handover;
 pub(crate) mod history;
 pub(crate) mod lock;
 mod query;
@@ -14,6 +15,7 @@ use crate::report::{Applied, Report};
 use crate::table::TableName;
 use crate::{Error, Migrations};
 use deadpool_postgres::{Object, Pool};
+use history::Expected;
 use std::time::{Duration, Instant};
 pub use timeouts::Timeouts;
 
@@ -117,8 +119,12 @@ impl Runner {
         stale::warn_if_stale(&self.migrations);
         let client = connect::connect(pool, self.connect_timeout).await?;
         tracing::info!("Running database migrations...");
-        let expected = (self.migrations.len(), self.migrations.history_digest());
-        if let Some(read) = history::read_unless_current(&client, &self.table, expected.0, expected.1).await? {
+        let expected = Expected {
+            table: &self.table,
+            count: self.migrations.len(),
+            digest: self.migrations.history_digest(),
+        };
+        if let Some(read) = expected.read(&client).await? {
             if read.current {
                 tracing::info!("Database is up to date");
                 return Ok(Report::default());
@@ -137,10 +143,15 @@ impl Runner {
                 });
             }
         }
-        Locked::take(client, &self.table, self.lock_poll_max)
-            .await?
-            .hold(async |session| self.migrate(session, pool).await)
-            .await
+        // A waiter that finds the work done when the lock is released
+        // returns without taking it.
+        match Locked::take(client, &self.table, self.lock_poll_max, Some(&expected)).await? {
+            Some(locked) => locked.hold(async |session| self.migrate(session, pool).await).await,
+            None => {
+                tracing::info!("Database is up to date");
+                Ok(Report::default())
+            }
+        }
     }
 
     async fn migrate(&self, session: &Locked, pool: &Pool) -> Result<Report, Error> {
@@ -197,7 +208,8 @@ impl Runner {
     /// the returned value drops.
     pub(crate) async fn lock(&self, pool: &Pool) -> Result<Locked, Error> {
         let client = connect::connect(pool, self.connect_timeout).await?;
-        Locked::take(client, &self.table, self.lock_poll_max).await
+        let locked = Locked::take(client, &self.table, self.lock_poll_max, None).await?;
+        Ok(locked.expect("taken: waiting ends only with the lock"))
     }
 
     /// A connection to read with.
@@ -225,7 +237,14 @@ pub(crate) struct Locked {
 }
 
 impl Locked {
-    async fn take(client: Object, table: &TableName, poll_max: Duration) -> Result<Locked, Error> {
+    /// Takes the lock; `None` when the table holds the `done` history
+    /// after a wait (see [`lock::acquire`]).
+    async fn take(
+        client: Object,
+        table: &TableName,
+        poll_max: Duration,
+        done: Option<&Expected<'_>>,
+    ) -> Result<Option<Locked>, Error> {
         let mut locked = Locked {
             client: Some(client),
             table: table.clone(),
@@ -233,9 +252,11 @@ impl Locked {
         };
         locked.table = history::qualify(locked.client(), table).await?;
         locked.key = lock::key(&locked.table);
-        lock::acquire(locked.client(), locked.key, poll_max).await?;
+        if !lock::acquire(locked.client(), locked.key, poll_max, done).await? {
+            return Ok(None);
+        }
         history::ensure(locked.client(), &locked.table).await?;
-        Ok(locked)
+        Ok(Some(locked))
     }
 
     pub(crate) fn client(&self) -> &tokio_postgres::Client {
@@ -255,7 +276,11 @@ impl Locked {
     async fn release(self) {
         if let Err(e) = self
             .client()
-            .batch_execute(&format!("SELECT pg_advisory_unlock({})", self.key))
+            .batch_execute(&format!(
+                "SELECT pg_advisory_unlock({}); {}",
+                self.key,
+                handover::announce(self.key)
+            ))
             .await
         {
             tracing::debug!("releasing the migration lock: {e}; closing the connection releases it");
