@@ -220,7 +220,24 @@ async fn a_server_stopped_immediately_mid_run_and_restarted_leaves_a_clean_rerun
     let _ = deadpool_postgres::Object::take(gate);
     cluster.restart().unwrap();
     let pool = pool_from_url(&url, 2).unwrap();
-    assert_eq!(value(&pool, "SELECT count(*) FROM schema_migrations").await, "29");
+    // Files commit without waiting for the disk, so the last ones before
+    // the gate may be lost, each with its row: history and effects agree.
+    let recorded: u32 = value(&pool, "SELECT count(*) FROM schema_migrations")
+        .await
+        .parse()
+        .unwrap();
+    assert!(recorded <= 29, "{recorded}");
+    if recorded == 0 {
+        assert_eq!(value(&pool, "SELECT to_regclass('effects') IS NULL").await, "t");
+    } else {
+        let agreeing =
+            "SELECT count(*) FROM schema_migrations m JOIN effects e ON e.name = split_part(m.filename, '_', 1)";
+        assert_eq!(value(&pool, agreeing).await, (recorded - 1).to_string());
+        assert_eq!(
+            value(&pool, "SELECT count(*) FROM effects").await,
+            (recorded - 1).to_string()
+        );
+    }
     LOAD.run(&pool).await.unwrap();
     assert_applied_exactly_once(&pool).await;
 }

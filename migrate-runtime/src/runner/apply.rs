@@ -1,7 +1,8 @@
 //! Applying one file: one round trip for a normal file (its settings, SQL,
 //! tracking row and the session reset, as one implicit transaction), one per
 //! statement plus one for the row for a `no-transaction` file. The loop
-//! over attempts and statements is in `timeouts`.
+//! over attempts and statements is in `timeouts`. Normal files commit
+//! without waiting for the disk; one wait at the end covers them all.
 
 use super::history::{record, RESET_SESSION};
 use crate::error::MigrationError;
@@ -17,6 +18,25 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 pub(crate) const SERVER_DURATION: &str =
     "(extract(epoch FROM clock_timestamp() - transaction_timestamp()) * 1000)::integer";
 
+/// Ends a file's transaction: it commits without waiting for its WAL to
+/// reach the disk. A crash can then lose the last files applied, each with
+/// its tracking row (one transaction), so the next run applies them again;
+/// [`make_durable`] waits once for all of them before `run` returns. Last
+/// in the transaction, after the session reset's `RESET ALL`.
+const NO_FLUSH_WAIT: &str = "SET LOCAL synchronous_commit = off;";
+
+/// Waits until the files applied on this connection are on disk, as the
+/// server's `synchronous_commit` asks: a commit that wrote WAL flushes all
+/// WAL before it, and this one rewrites the newest tracking row in place.
+pub(crate) async fn make_durable(client: &Client, table: &TableName) -> Result<(), Error> {
+    client
+        .batch_execute(&format!(
+            "UPDATE {table} SET applied_at = applied_at WHERE id = (SELECT max(id) FROM {table})"
+        ))
+        .await
+        .map_err(Error::db("waiting for the applied migrations to reach the disk"))
+}
+
 /// Applies a normal file in one implicit transaction, after `settings`:
 /// `SET LOCAL` statements, each ending in `;`, on one line.
 pub(crate) async fn apply_transaction(
@@ -28,7 +48,7 @@ pub(crate) async fn apply_transaction(
     // The newline ends a trailing `--` comment; the `;` ends a last
     // statement written without one.
     let sql = format!(
-        "{settings}{}\n;\n{} {RESET_SESSION}",
+        "{settings}{}\n;\n{} {RESET_SESSION} {NO_FLUSH_WAIT}",
         file.sql(),
         record(table, &file, SERVER_DURATION)
     );

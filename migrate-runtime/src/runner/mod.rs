@@ -190,6 +190,11 @@ impl Runner {
             let started = Instant::now();
             if let Err(e) = timeouts::apply(&mut watch, client, table, file, &self.timeouts).await {
                 tracing::error!("Failed to apply {}", file.file_name());
+                if !report.applied.is_empty() {
+                    if let Err(flush) = apply::make_durable(client, table).await {
+                        tracing::warn!("{flush}");
+                    }
+                }
                 return Err(e);
             }
             let duration = started.elapsed();
@@ -200,6 +205,7 @@ impl Runner {
             });
         }
         report.repeated = crate::repeatable::apply_all(client, table, &repeatables).await?;
+        apply::make_durable(client, table).await?;
         Ok(report)
     }
 
