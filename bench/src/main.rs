@@ -26,10 +26,30 @@ async fn main() {
         return;
     }
 
+    let (counting, replied) = proxy::start_counting(cluster.port(), Duration::ZERO).await;
+    let mut reply_at_10 = f64::NAN;
     for n in [10, 100, 1000] {
         let (_dir, set) = workload::migrations(n);
         let (url, db) = database(&cluster).await;
         set.run(&pool_from_url(&url, 2).unwrap()).await.unwrap();
+        let through_proxy = url.replace(&format!(":{}/", cluster.port()), &format!(":{counting}/"));
+        let before = replied.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(set
+            .run(&pool_from_url(&through_proxy, 1).unwrap())
+            .await
+            .unwrap()
+            .up_to_date());
+        let bytes = (replied.load(std::sync::atomic::Ordering::Relaxed) - before) as f64;
+        if n == 10 {
+            reply_at_10 = bytes;
+        }
+        row(
+            &mut out,
+            &format!("no-op start-up, {n} applied: bytes from the server (vs 10 applied)"),
+            bytes,
+            reply_at_10,
+            "B",
+        );
         let from = log_len(&cluster);
         let pool = pool_from_url(&url, 2).unwrap();
         let started = Instant::now();

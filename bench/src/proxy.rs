@@ -1,6 +1,8 @@
 //! A loopback TCP proxy that delays every chunk in each direction, so that
 //! round trips show as they would across a network.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -9,6 +11,13 @@ use tokio::time::Instant;
 
 /// Listens on a free loopback port; returns it. Each direction adds `delay`.
 pub async fn start(upstream: u16, delay: Duration) -> u16 {
+    start_counting(upstream, delay).await.0
+}
+
+/// [`start`], also counting the bytes the server sends.
+pub async fn start_counting(upstream: u16, delay: Duration) -> (u16, Arc<AtomicU64>) {
+    let replied = Arc::new(AtomicU64::new(0));
+    let counter = replied.clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
@@ -18,14 +27,19 @@ pub async fn start(upstream: u16, delay: Duration) -> u16 {
             server.set_nodelay(true).unwrap();
             let (cr, cw) = client.into_split();
             let (sr, sw) = server.into_split();
-            tokio::spawn(pipe(cr, sw, delay));
-            tokio::spawn(pipe(sr, cw, delay));
+            tokio::spawn(pipe(cr, sw, delay, None));
+            tokio::spawn(pipe(sr, cw, delay, Some(counter.clone())));
         }
     });
-    port
+    (port, replied)
 }
 
-async fn pipe(mut from: tokio::net::tcp::OwnedReadHalf, mut to: tokio::net::tcp::OwnedWriteHalf, delay: Duration) {
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: Duration,
+    counter: Option<Arc<AtomicU64>>,
+) {
     let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
     let writer = tokio::spawn(async move {
         while let Some((due, bytes)) = rx.recv().await {
@@ -37,6 +51,9 @@ async fn pipe(mut from: tokio::net::tcp::OwnedReadHalf, mut to: tokio::net::tcp:
     });
     let mut buf = vec![0u8; 64 * 1024];
     while let Ok(n) = from.read(&mut buf).await {
+        if let Some(counter) = &counter {
+            counter.fetch_add(n as u64, Ordering::Relaxed);
+        }
         if n == 0 || tx.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
             break;
         }

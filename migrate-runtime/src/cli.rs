@@ -66,7 +66,16 @@ pub enum Command {
 impl Command {
     /// Runs the command with `runner`'s migrations and options; returns the
     /// text to print.
-    pub async fn run(&self, runner: Runner, pool: &Pool) -> Result<String, Error> {
+    #[inline(never)]
+    pub fn run<'a>(
+        &'a self,
+        runner: Runner,
+        pool: &'a Pool,
+    ) -> impl std::future::Future<Output = Result<String, Error>> + Send + 'a {
+        crate::runner::boxed(self.run_here(runner, pool))
+    }
+
+    async fn run_here(&self, runner: Runner, pool: &Pool) -> Result<String, Error> {
         match self {
             Command::Status => Ok(runner.status(pool).await?.render()),
             Command::Up {

@@ -154,8 +154,13 @@ impl Migrations {
     }
 
     /// Applies every pending migration; see [`Runner::run`](crate::Runner::run).
-    pub async fn run(&self, pool: &deadpool_postgres::Pool) -> Result<crate::Report, crate::Error> {
-        self.runner().run(pool).await
+    #[inline(never)]
+    pub fn run<'a>(
+        &'a self,
+        pool: &'a deadpool_postgres::Pool,
+    ) -> impl std::future::Future<Output = Result<crate::Report, crate::Error>> + Send + 'a {
+        let runner = self.runner();
+        crate::runner::boxed(async move { runner.run_here(pool).await })
     }
 }
 

@@ -16,6 +16,8 @@ use crate::table::TableName;
 use crate::{Error, Migrations};
 use deadpool_postgres::{Object, Pool};
 use history::Expected;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 pub use timeouts::Timeouts;
 
@@ -115,7 +117,12 @@ impl Runner {
     /// under the [`Timeouts`], and stops at the first failure. The
     /// connection that migrated is closed afterwards, never returned to the
     /// pool.
-    pub async fn run(&self, pool: &Pool) -> Result<Report, Error> {
+    #[inline(never)]
+    pub fn run<'a>(&'a self, pool: &'a Pool) -> impl Future<Output = Result<Report, Error>> + Send + 'a {
+        boxed(self.run_here(pool))
+    }
+
+    pub(crate) async fn run_here(&self, pool: &Pool) -> Result<Report, Error> {
         stale::warn_if_stale(&self.migrations);
         let client = connect::connect(pool, self.connect_timeout).await?;
         tracing::info!("Running database migrations...");
@@ -222,6 +229,17 @@ impl Runner {
     pub(crate) async fn connect(&self, pool: &Pool) -> Result<Object, Error> {
         connect::connect(pool, self.connect_timeout).await
     }
+}
+
+/// A future boxed in this crate. An `async fn` body is compiled in the
+/// crate that polls it, so a public `async fn` would make every caller's
+/// crate compile the runner again on each rebuild; behind a `dyn Future`
+/// made here (never inlined), it is compiled once, in this crate.
+#[inline(never)]
+pub(crate) fn boxed<'a, T>(
+    future: impl Future<Output = T> + Send + 'a,
+) -> Pin<Box<dyn Future<Output = T> + Send + 'a>> {
+    Box::pin(future)
 }
 
 /// The advisory lock key `run` takes for `table`, which must be
