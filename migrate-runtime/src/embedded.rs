@@ -119,7 +119,7 @@ impl Migrations {
         self.iter().find(|m| m.file_name() == file_name)
     }
 
-    /// [`migrate_core::history_digest`] of every migration, in version
+    /// [`migrate_core::history_digest()`] of every migration, in version
     /// order: what the tracking table digests to when all are applied.
     pub fn history_digest(&self) -> &[u8; 32] {
         &self.data.digest
