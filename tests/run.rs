@@ -308,3 +308,24 @@ async fn a_debug_build_warns_loudly_about_files_it_did_not_embed() {
     );
     assert!(text.contains("cargo:rerun-if-changed=migrations"), "{text}");
 }
+
+#[tokio::test]
+async fn a_repeatable_file_added_to_an_applied_history_still_runs() {
+    let (_, _, pool) = fresh().await;
+    let versioned = ("001_items.sql", "CREATE TABLE IF NOT EXISTS items (name text);");
+    let (_d1, before) = migrate_tests::migrations_in(&[versioned]);
+    before.run(&pool).await.unwrap();
+    // The versioned history is complete and digests as expected, but the
+    // new repeatable file never ran: no shortcut may skip it.
+    let (_d2, after) = migrate_tests::migrations_in(&[
+        versioned,
+        (
+            "repeatable/item_names.sql",
+            "CREATE OR REPLACE VIEW item_names AS SELECT name FROM items;",
+        ),
+    ]);
+    let report = after.run(&pool).await.unwrap();
+    let repeated: Vec<&str> = report.repeated.iter().map(|a| a.file_name.as_str()).collect();
+    assert_eq!(repeated, ["repeatable/item_names.sql"]);
+    assert!(after.run(&pool).await.unwrap().repeated.is_empty());
+}

@@ -36,8 +36,9 @@ pub(crate) struct Expected<'a> {
     pub(crate) table: &'a TableName,
     /// How many rows it holds.
     pub(crate) count: usize,
-    /// Their `migrate_core::history_digest`.
-    pub(crate) digest: &'a [u8; 32],
+    /// Their `migrate_core::history_digest`; `None` when the set has
+    /// repeatable files, whose rows are no fixed list: the rows are read.
+    pub(crate) digest: Option<&'a [u8; 32]>,
 }
 
 impl Expected<'_> {
@@ -47,6 +48,9 @@ impl Expected<'_> {
     /// for [`read`].
     pub(crate) async fn read(&self, client: &Client) -> Result<Option<Read>, Error> {
         let table = self.table;
+        let Some(digest) = self.digest else {
+            return Ok(read(client, table).await?.map(|rows| Read { current: false, rows }));
+        };
         let sql = format!(
             "SELECT h.current, r.filename, r.checksum, r.applied_at::text AS applied_at, r.duration_ms \
              FROM (SELECT count(*) = {} AND {} = '{}' AS current FROM {table}) h \
@@ -54,7 +58,7 @@ impl Expected<'_> {
              WHERE NOT h.current) r ON true ORDER BY r.id",
             self.count,
             migrate_core::history_digest::SERVER_EXPRESSION,
-            migrate_core::to_hex(self.digest)
+            migrate_core::to_hex(digest)
         );
         query(client, table, &sql).await
     }

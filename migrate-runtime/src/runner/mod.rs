@@ -129,7 +129,7 @@ impl Runner {
         let expected = Expected {
             table: &self.table,
             count: self.migrations.len(),
-            digest: self.migrations.history_digest(),
+            digest: (self.migrations.repeatables().len() == 0).then(|| self.migrations.history_digest()),
         };
         if let Some(read) = expected.read(&client).await? {
             if read.current {
