@@ -107,10 +107,52 @@ async fn a_changed_or_added_file_gets_a_new_template_and_old_ones_are_pruned() {
         vec![vec![Some(db3.template().to_string())]],
         "keeping one other template, building the third dropped the first"
     );
+    let spares = format!(
+        "SELECT count(*) FROM pg_database WHERE starts_with(datname, 'migrate_spare_{}_')",
+        &db1.template()["migrate_tpl_".len()..]
+    );
+    assert_eq!(
+        value(db3.pool(), &spares).await,
+        "0",
+        "spares of a dropped template go with it"
+    );
     assert_eq!(
         value(db1.pool(), "SELECT count(*) FROM a").await,
         "0",
         "clones outlive their template"
+    );
+}
+
+#[tokio::test]
+async fn a_spare_clone_waits_for_the_next_test_and_is_taken_by_renaming() {
+    let (_dir, set) = migrations(&[("001_spare.sql", "CREATE TABLE spare (id int);")]);
+    let first = TestDatabase::builder().spares(1).create(&set).await.unwrap();
+    let prefix = format!("migrate_spare_{}_", &first.template()["migrate_tpl_".len()..]);
+    let spares = format!("SELECT datname::text, oid::text FROM pg_database WHERE starts_with(datname, '{prefix}')");
+    // The spare is cloned in the background: wait until it is there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let spare = loop {
+        if let Some(row) = rows(first.pool(), &spares).await.pop() {
+            break row;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no spare of {} appeared",
+            first.template()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let second = TestDatabase::builder().spares(0).create(&set).await.unwrap();
+    let oid = format!("SELECT oid::text FROM pg_database WHERE datname = '{}'", second.name());
+    assert_eq!(
+        Some(value(first.pool(), &oid).await),
+        spare[1],
+        "the second test got the spare, renamed"
+    );
+    assert_eq!(value(second.pool(), "SELECT count(*) FROM spare").await, "0");
+    assert!(
+        rows(first.pool(), &spares).await.is_empty(),
+        "spares(0) cloned no other"
     );
 }
 
@@ -239,15 +281,19 @@ async fn processes_starting_at_once_build_the_template_once_and_reuse_it() {
         "{log}"
     );
     let pool = migrate_runtime::pool_from_url(&cluster.url("postgres"), 1).unwrap();
-    assert_eq!(
-        rows(
-            &pool,
-            "SELECT datname::text FROM pg_database WHERE datname LIKE 'mt\\_%' OR datname LIKE 'migrate\\_%'"
-        )
-        .await
-        .len(),
-        1,
-        "only the template is left"
+    let left = rows(
+        &pool,
+        "SELECT datname::text FROM pg_database WHERE datname LIKE 'mt\\_%' OR datname LIKE 'migrate\\_%'",
+    )
+    .await;
+    let template = left.iter().flatten().flatten().find(|d| d.starts_with("migrate_tpl_"));
+    let hash = &template.expect("the template stays")["migrate_tpl_".len()..];
+    assert!(
+        left.iter()
+            .flatten()
+            .flatten()
+            .all(|d| d.starts_with("migrate_tpl_") || d.starts_with(&format!("migrate_spare_{hash}_"))),
+        "only the template and its spares are left: {left:?}"
     );
 }
 

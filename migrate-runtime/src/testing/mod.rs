@@ -64,6 +64,7 @@ pub struct Builder {
     pool_size: usize,
     keep_templates: usize,
     strategy: Strategy,
+    spares: usize,
     test_name: Option<String>,
 }
 
@@ -81,6 +82,16 @@ impl Builder {
     /// or `MIGRATE_TEST_KEEP_TEMPLATES`).
     pub fn keep_templates(mut self, count: usize) -> Self {
         self.keep_templates = count;
+        self
+    }
+
+    /// How many ready clones to keep waiting on the server for the next
+    /// tests (default 2, or `MIGRATE_TEST_SPARES`; 0 turns it off). A test
+    /// takes one by renaming it, and a background task clones the next, so
+    /// the copy is off the test's path. Spares are named after the
+    /// template's hash, so later runs use them too.
+    pub fn spares(mut self, count: usize) -> Self {
+        self.spares = count;
         self
     }
 
@@ -114,9 +125,17 @@ impl Builder {
             let (migrations, template, name) = (*migrations, template.clone(), name.clone());
             let keep = self.keep_templates;
             let strategy = self.strategy;
-            async move { template::clone(server, &migrations, &template, &name, keep, strategy).await }
+            async move {
+                if !template::claim(server, &template, &name).await? {
+                    template::clone(server, &migrations, &template, &name, keep, strategy).await?;
+                }
+                Ok(())
+            }
         };
         server.run(job).await?;
+        if self.spares > 0 {
+            server.refill(&template, self.spares, self.strategy);
+        }
         let permits = server.connections(self.pool_size).await;
         let url = server.database_url(&name);
         let pool = crate::pool_from_url(&url, self.pool_size)?;
@@ -165,6 +184,10 @@ impl TestDatabase {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(5),
             strategy: Strategy::FileCopy,
+            spares: std::env::var("MIGRATE_TEST_SPARES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2),
             test_name: None,
         }
     }
@@ -254,12 +277,22 @@ impl std::fmt::Debug for TestDatabase {
     }
 }
 
-/// A unique, valid database name (at most 63 bytes) that shows the test.
-fn database_name(test: Option<&str>) -> String {
+/// Unique on the server: the process, the time, a counter.
+fn unique() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{:x}_{:x}_{}",
+        std::process::id(),
+        nanos,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A unique, valid database name (at most 63 bytes) that shows the test.
+fn database_name(test: Option<&str>) -> String {
     let test: String = test
         .unwrap_or("db")
         .chars()
@@ -272,12 +305,7 @@ fn database_name(test: Option<&str>) -> String {
         })
         .take(32)
         .collect();
-    format!(
-        "mt_{test}_{:x}_{:x}_{}",
-        std::process::id(),
-        nanos,
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("mt_{test}_{}", unique())
 }
 
 /// What a test written with `#[migrate_runtime::test]` may return.

@@ -6,8 +6,9 @@
 
 use crate::error::describe;
 use crate::Error;
+use std::collections::HashSet;
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -21,6 +22,7 @@ pub(crate) struct Server {
     version: u32,
     capacity: usize,
     connections: Arc<Semaphore>,
+    refilling: Mutex<HashSet<String>>,
 }
 
 impl Server {
@@ -87,6 +89,7 @@ impl Server {
             version: u32::try_from(version).unwrap_or(0),
             capacity,
             connections: Arc::new(Semaphore::new(capacity)),
+            refilling: Mutex::new(HashSet::new()),
         })
     }
 
@@ -133,6 +136,29 @@ impl Server {
             .spawn(job)
             .await
             .map_err(|e| Error::Refused(format!("the test database job panicked: {e}")))?
+    }
+
+    /// Tops the spares of `template` up to `count` in the background, unless
+    /// this process is already doing so for it.
+    pub(crate) fn refill(&'static self, template: &str, count: usize, strategy: super::Strategy) {
+        let refilling = |template: &str, start: bool| {
+            let mut set = self.refilling.lock().unwrap_or_else(|e| e.into_inner());
+            if start {
+                set.insert(template.to_string())
+            } else {
+                set.remove(template)
+            }
+        };
+        if !refilling(template, true) {
+            return;
+        }
+        let template = template.to_string();
+        self.handle.spawn(async move {
+            if let Err(e) = super::template::refill(self, &template, count, strategy).await {
+                tracing::warn!("could not prepare a spare test database: {e}");
+            }
+            refilling(&template, false);
+        });
     }
 
     /// Runs `job` on the server's runtime and blocks this thread until done.

@@ -14,6 +14,7 @@ use tokio_postgres::Client;
 
 const PREFIX: &str = "migrate_tpl_";
 const BUILD_PREFIX: &str = "migrate_build_";
+const SPARE_PREFIX: &str = "migrate_spare_";
 /// `pg_advisory_lock` key held while a template is built or pruned
 /// (`b"mig-tpl1"` read as a big-endian integer).
 const BUILD_LOCK: i64 = 0x6d69_672d_7470_6c31;
@@ -32,6 +33,76 @@ pub(crate) fn name(migrations: &Migrations) -> String {
     format!("{PREFIX}{}", &hash[..16])
 }
 
+/// The name prefix of ready clones of `template` waiting for a test.
+fn spare_prefix(template: &str) -> String {
+    format!("{SPARE_PREFIX}{}_", &template[PREFIX.len()..])
+}
+
+/// Renames a spare clone of `template` to `database`, in one round trip;
+/// false when there is none. Two claims of one spare are safe: renaming
+/// locks the database and checks its name again, so the second one finds
+/// it gone and tries the next.
+pub(crate) async fn claim(server: &Server, template: &str, database: &str) -> Result<bool, Error> {
+    let sql = format!(
+        "DO $claim$ DECLARE spare text; BEGIN
+           FOR spare IN SELECT datname FROM pg_database WHERE starts_with(datname, '{prefix}') ORDER BY oid LOOP
+             BEGIN
+               EXECUTE format('ALTER DATABASE %I RENAME TO %I', spare, '{database}');
+               PERFORM set_config('migrate.claimed', spare, true);
+               RETURN;
+             EXCEPTION WHEN invalid_catalog_name OR object_in_use THEN NULL;
+             END;
+           END LOOP;
+         END $claim$;
+         SELECT current_setting('migrate.claimed', true)",
+        prefix = spare_prefix(template),
+    );
+    let messages = server
+        .admin()
+        .simple_query(&sql)
+        .await
+        .map_err(Error::db("claiming a spare test database"))?;
+    Ok(messages
+        .iter()
+        .any(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(r) if r.get(0).is_some_and(|v| !v.is_empty()))))
+}
+
+/// Clones `template` until `count` spares wait for the next tests, on a
+/// connection of its own so that claims do not queue behind it.
+pub(crate) async fn refill(server: &Server, template: &str, count: usize, strategy: Strategy) -> Result<(), Error> {
+    let _permit = server.connections(1).await;
+    let client = server.connect_admin().await?;
+    let prefix = spare_prefix(template);
+    loop {
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM pg_database WHERE starts_with(datname, $1)",
+                &[&prefix],
+            )
+            .await
+            .map_err(Error::db("counting spare test databases"))?;
+        if usize::try_from(row.get::<_, i64>(0)).unwrap_or(0) >= count {
+            return Ok(());
+        }
+        let spare = format!("{prefix}{}", super::unique());
+        let sql = format!(
+            "CREATE DATABASE {} TEMPLATE {}{}",
+            quote(&spare),
+            quote(template),
+            clause(server, strategy)
+        );
+        execute(&client, &sql, "creating a spare test database").await?;
+    }
+}
+
+fn clause(server: &Server, strategy: Strategy) -> &'static str {
+    if server.version() >= 150000 {
+        strategy.clause()
+    } else {
+        ""
+    }
+}
+
 /// Creates `database` as a copy of `template`, building the template first
 /// when the server has none.
 pub(crate) async fn clone(
@@ -42,11 +113,7 @@ pub(crate) async fn clone(
     keep: usize,
     strategy: Strategy,
 ) -> Result<(), Error> {
-    let strategy = if server.version() >= 150000 {
-        strategy.clause()
-    } else {
-        ""
-    };
+    let strategy = clause(server, strategy);
     let create = format!(
         "CREATE DATABASE {} TEMPLATE {}{strategy}",
         quote(database),
@@ -165,6 +232,18 @@ async fn prune(client: &Client, current: &str, keep: usize) -> Result<(), Error>
             execute(client, &sql, "dropping an old test template").await?;
         }
         tracing::info!("Dropped old test template {name}");
+    }
+    let orphans = client
+        .query(
+            "SELECT s.datname::text FROM pg_database s WHERE starts_with(s.datname, $1) AND NOT EXISTS \
+             (SELECT FROM pg_database t WHERE t.datname = $2 || split_part(substr(s.datname, length($1) + 1), '_', 1))",
+            &[&SPARE_PREFIX, &PREFIX],
+        )
+        .await
+        .map_err(Error::db("listing spares of old test templates"))?;
+    for row in orphans {
+        let sql = format!("DROP DATABASE IF EXISTS {}", quote(row.get(0)));
+        execute(client, &sql, "dropping a spare of an old test template").await?;
     }
     Ok(())
 }
