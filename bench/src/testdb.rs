@@ -22,19 +22,28 @@ pub async fn measure(out: &mut String) {
         let started = Instant::now();
         TestDatabase::new(&set).await.unwrap().close().await.unwrap();
         let build = super::ms(started.elapsed());
+        let spare = median_of(15, || from_spare(&admin, &set)).await;
+        drop_spares(&admin).await;
         let file_copy = median_of(15, || clone(&set, Strategy::FileCopy)).await;
         let wal_log = median_of(15, || clone(&set, Strategy::WalLog)).await;
         let replay = median_of(if n == 1000 { 3 } else { 5 }, || replay(&cluster, &admin, &set)).await;
         super::row(
             out,
-            &format!("ready test database, {n} migrations: template clone, FILE_COPY (median) vs replay"),
+            &format!("ready test database, {n} migrations: spare clone renamed (median) vs replay"),
+            spare,
+            replay,
+            "ms",
+        );
+        super::row(
+            out,
+            &format!("ready test database, {n} migrations: clone on demand, FILE_COPY (median) vs replay"),
             file_copy,
             replay,
             "ms",
         );
         super::row(
             out,
-            &format!("ready test database, {n} migrations: template clone, WAL_LOG (median) vs FILE_COPY"),
+            &format!("ready test database, {n} migrations: clone on demand, WAL_LOG (median) vs FILE_COPY"),
             wal_log,
             file_copy,
             "ms",
@@ -61,10 +70,54 @@ where
     super::median(times)
 }
 
-/// A clone, ready when a first query on it has answered.
+/// A test that finds a spare waiting (the steady state when a test takes
+/// longer than a clone), ready when a first query has answered.
+async fn from_spare(admin: &tokio_postgres::Client, set: &Migrations) -> Duration {
+    let probe = TestDatabase::builder().spares(1).create(set).await.unwrap();
+    let prefix = format!("migrate_spare_{}_", &probe.template()["migrate_tpl_".len()..]);
+    probe.close().await.unwrap();
+    while admin
+        .query_opt(
+            "SELECT 1 FROM pg_database WHERE starts_with(datname, $1) LIMIT 1",
+            &[&prefix],
+        )
+        .await
+        .unwrap()
+        .is_none()
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let started = Instant::now();
+    let db = TestDatabase::builder().spares(1).create(set).await.unwrap();
+    db.pool().get().await.unwrap().simple_query("SELECT 1").await.unwrap();
+    let elapsed = started.elapsed();
+    db.close().await.unwrap();
+    elapsed
+}
+
+async fn drop_spares(admin: &tokio_postgres::Client) {
+    for row in admin
+        .query(
+            "SELECT datname::text FROM pg_database WHERE starts_with(datname, 'migrate_spare_')",
+            &[],
+        )
+        .await
+        .unwrap()
+    {
+        let name: String = row.get(0);
+        admin.batch_execute(&format!("DROP DATABASE \"{name}\"")).await.unwrap();
+    }
+}
+
+/// A clone made when the test asks (no spare), ready likewise.
 async fn clone(set: &Migrations, strategy: Strategy) -> Duration {
     let started = Instant::now();
-    let db = TestDatabase::builder().strategy(strategy).create(set).await.unwrap();
+    let db = TestDatabase::builder()
+        .strategy(strategy)
+        .spares(0)
+        .create(set)
+        .await
+        .unwrap();
     db.pool().get().await.unwrap().simple_query("SELECT 1").await.unwrap();
     let elapsed = started.elapsed();
     db.close().await.unwrap();
