@@ -1,8 +1,9 @@
 //! The server tests run against, shared by every test of the process.
 //!
-//! One admin connection lives on a runtime of its own (a background
-//! thread), so that tests on different runtimes (`cargo test` gives each
-//! its own) share it, and a database can be dropped from `Drop`.
+//! Two admin connections (one clones, one drops) live on a runtime of their
+//! own (a background thread), so that tests on different runtimes (`cargo
+//! test` gives each its own) share them, and a database can be dropped from
+//! `Drop`.
 
 use crate::error::describe;
 use crate::Error;
@@ -19,6 +20,7 @@ pub(crate) struct Server {
     admin_url: String,
     handle: Handle,
     admin: Client,
+    janitor: Client,
     version: u32,
     capacity: usize,
     connections: Arc<Semaphore>,
@@ -62,8 +64,9 @@ impl Server {
             .spawn(move || runtime.block_on(std::future::pending::<()>()))
             .map_err(|e| Error::Refused(format!("cannot start the test databases' thread: {e}")))?;
         let url = admin_url.clone();
-        let (admin, version, capacity) = block_on(&handle, async move {
+        let (admin, janitor, version, capacity) = block_on(&handle, async move {
             let admin = connect(&url).await?;
+            let janitor = connect(&url).await?;
             let row = admin
                 .query_one(
                     "SELECT current_setting('server_version_num')::int, \
@@ -73,7 +76,7 @@ impl Server {
                 )
                 .await
                 .map_err(Error::db("reading max_connections of the test server"))?;
-            Ok::<_, Error>((admin, row.get::<_, i32>(0), row.get::<_, i32>(1)))
+            Ok::<_, Error>((admin, janitor, row.get::<_, i32>(0), row.get::<_, i32>(1)))
         })?;
         // Two spare for connections that are closing but not yet gone.
         let capacity = match std::env::var("MIGRATE_TEST_MAX_CONNECTIONS") {
@@ -86,6 +89,7 @@ impl Server {
             admin_url,
             handle,
             admin,
+            janitor,
             version: u32::try_from(version).unwrap_or(0),
             capacity,
             connections: Arc::new(Semaphore::new(capacity)),
@@ -96,6 +100,12 @@ impl Server {
     /// The connection used for clones and drops; only on the server's runtime.
     pub(crate) fn admin(&self) -> &Client {
         &self.admin
+    }
+
+    /// The connection that drops databases, so that a slow drop never
+    /// delays a test waiting for its database; only on the server's runtime.
+    pub(crate) fn janitor(&self) -> &Client {
+        &self.janitor
     }
 
     /// `server_version_num`, such as 150004.

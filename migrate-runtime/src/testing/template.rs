@@ -250,7 +250,7 @@ async fn prune(client: &Client, current: &str, keep: usize) -> Result<(), Error>
 
 /// Drops a test database, disconnecting whoever is still connected.
 pub(crate) async fn drop_database(server: &Server, database: &str) -> Result<(), Error> {
-    drop_with(server, server.admin(), database).await
+    drop_with(server, server.janitor(), database).await
 }
 
 async fn drop_with(server: &Server, client: &Client, database: &str) -> Result<(), Error> {
