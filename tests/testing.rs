@@ -348,3 +348,43 @@ async fn many_parallel_tests_stay_under_a_low_max_connections() {
     let log = log(&cluster);
     assert!(!log.contains("too many clients"), "{log}");
 }
+
+/// Run only by `a_test_process_killed_with_sigkill_stops_its_server`: it
+/// waits on its stdin, which the parent never writes.
+#[migrate_runtime::test(EXAMPLE)]
+#[ignore = "waits until killed; run by a_test_process_killed_with_sigkill_stops_its_server"]
+async fn holds_its_server_until_killed(pool: Pool) {
+    let port = value(&pool, "SELECT current_setting('port')").await;
+    println!("server port={port}");
+    std::io::stdin().read_line(&mut String::new()).unwrap();
+}
+
+#[tokio::test]
+async fn a_test_process_killed_with_sigkill_stops_its_server() {
+    use std::io::BufRead;
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["holds_its_server_until_killed", "--exact", "--ignored", "--nocapture"])
+        .env_remove("MIGRATE_TEST_DATABASE_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let port = std::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("server port=").map(str::to_string))
+        .expect("the child reports its server");
+    let url = format!("postgresql://postgres@127.0.0.1:{port}/postgres");
+    assert!(tokio_postgres::connect(&url, tokio_postgres::NoTls).await.is_ok());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The guardian shell notices the closed pipe and stops the server.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while tokio_postgres::connect(&url, tokio_postgres::NoTls).await.is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server outlived its killed test process"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -111,7 +111,8 @@ impl Builder {
     /// clones it into a new database.
     pub async fn create(self, migrations: &Migrations) -> Result<TestDatabase, Error> {
         let server = Server::get()?;
-        if self.pool_size + 1 > server.capacity() {
+        // Building a template holds three connections.
+        if self.pool_size.max(3) > server.capacity() {
             return Err(Error::Refused(format!(
                 "a test pool of {} connections does not fit in the {} this process may use on the server \
                  (max_connections minus reserved and used ones, or MIGRATE_TEST_MAX_CONNECTIONS); use a smaller pool_size",
