@@ -36,16 +36,16 @@ pub async fn measure(out: &mut String) {
         );
         super::row(
             out,
-            &format!("ready test database, {n} migrations: clone on demand, FILE_COPY (median) vs replay"),
-            file_copy,
+            &format!("ready test database, {n} migrations: clone on demand, WAL_LOG (default; median) vs replay"),
+            wal_log,
             replay,
             "ms",
         );
         super::row(
             out,
-            &format!("ready test database, {n} migrations: clone on demand, WAL_LOG (median) vs FILE_COPY"),
-            wal_log,
+            &format!("ready test database, {n} migrations: clone on demand, FILE_COPY (median) vs WAL_LOG"),
             file_copy,
+            wal_log,
             "ms",
         );
         super::row(
