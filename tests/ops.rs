@@ -54,10 +54,9 @@ async fn baseline_refuses_unknown_versions_and_databases_with_later_ones() {
     assert!(e.to_string().contains("002_fix_features.sql is already applied"), "{e}");
 }
 
-#[tokio::test]
-async fn forget_removes_exactly_one_named_row_so_the_file_runs_again() {
-    let (_, _, pool) = fresh().await;
-    EXAMPLE.run(&pool).await.unwrap();
+#[migrate_runtime::test(EXAMPLE)]
+async fn forget_removes_exactly_one_named_row_so_the_file_runs_again(pool: deadpool_postgres::Pool) {
+    assert_eq!(value(&pool, "SELECT count(*) FROM schema_migrations").await, "3");
     let e = EXAMPLE.runner().forget(&pool, "003_add_email.sql").await.unwrap_err();
     assert!(
         e.to_string().contains("did you mean 003_add_email_verification.sql?"),

@@ -121,10 +121,10 @@ async fn the_table_may_be_schema_qualified_and_is_quoted() {
     assert!(runner.run(&pool).await.unwrap().up_to_date());
 }
 
-#[tokio::test]
-async fn nothing_pending_is_one_statement_with_no_lock_and_no_ddl() {
-    let (_, db, pool) = fresh().await;
-    EXAMPLE.run(&pool).await.unwrap();
+#[migrate_runtime::test(EXAMPLE)]
+async fn nothing_pending_is_one_statement_with_no_lock_and_no_ddl(pool: deadpool_postgres::Pool) {
+    let db = value(&pool, "SELECT current_database()").await;
+    assert_eq!(value(&pool, "SELECT count(*) FROM schema_migrations").await, "3");
     migrate_tests::cluster()
         .execute("postgres", &format!("ALTER DATABASE {db} SET log_statement = 'all'"))
         .await

@@ -4,6 +4,7 @@
 mod blocked;
 mod proxy;
 mod rebuild;
+mod testdb;
 mod workload;
 
 use migrate_runtime::{pool_from_url, Migrations, Timeouts};
@@ -14,6 +15,13 @@ use throwaway_pg::{Cluster, Options};
 
 #[tokio::main]
 async fn main() {
+    // `-- testing`: only the test database figures.
+    if std::env::args().nth(1).as_deref() == Some("testing") {
+        let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
+        testdb::measure(&mut out).await;
+        println!("{out}");
+        return;
+    }
     let cluster = Cluster::start(&Options {
         settings: vec![("log_statement".into(), "'all'".into())],
         ..Options::default()
@@ -109,6 +117,8 @@ async fn main() {
         rebuild.sql_growth as f64 / 1024.0,
         "KiB",
     );
+
+    testdb::measure(&mut out).await;
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-results.md");
     std::fs::write(&path, &out).unwrap();

@@ -3,11 +3,13 @@
 //! value (usable in a `static`), or to one `compile_error!` per problem.
 //! Lint findings become compiler warnings, or errors with `deny_warnings`.
 //!
-//! Use it through `migrate_runtime::embed_migrations!`.
+//! Use it through `migrate_runtime::embed_migrations!`. The test attribute
+//! `#[migrate_runtime::test]` lives here too, in `test_attr`.
 
 #![warn(missing_docs)]
 
 mod codegen;
+mod test_attr;
 
 use migrate_core::lint::summary;
 use proc_macro::TokenStream;
@@ -42,6 +44,15 @@ pub fn embed_migrations(input: TokenStream) -> TokenStream {
         return codegen::errors(&folder.problems, path.span()).into();
     }
     codegen::migrations(&folder, &dir, &warnings, path.span()).into()
+}
+
+/// `#[migrate_runtime::test(MIGRATIONS)]` on
+/// `async fn name(pool: deadpool_postgres::Pool)`: a test on a fresh
+/// database holding `MIGRATIONS`. Use it through `migrate_runtime::test`
+/// (feature `testing`).
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    test_attr::expand(args.into(), item.into()).into()
 }
 
 struct Args {

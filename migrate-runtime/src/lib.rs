@@ -37,6 +37,8 @@ mod revert;
 mod runner;
 mod squash;
 mod table;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 #[doc(hidden)]
 pub use embedded::__private;
@@ -55,3 +57,9 @@ pub use table::TableName;
 /// `static MIGRATIONS: Migrations = embed_migrations!("migrations");`
 /// The path is relative to the crate's `Cargo.toml`.
 pub use migrate_macros::embed_migrations;
+
+/// `#[migrate_runtime::test(MIGRATIONS)]` on `async fn name(pool: deadpool_postgres::Pool)`:
+/// a test that gets a pool to a fresh database holding `MIGRATIONS`; see
+/// [`testing`].
+#[cfg(feature = "testing")]
+pub use migrate_macros::test;
