@@ -133,10 +133,10 @@ pub(crate) async fn clone(
                 built = false;
                 tracing::warn!("template {template} vanished before it could be cloned; building it again");
             }
-            Err(source) => {
+            Err(cause) => {
                 return Err(Error::Database {
                     context: format!("creating test database {database} from template {template}"),
-                    source,
+                    cause,
                 })
             }
         }
@@ -285,10 +285,10 @@ where
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_millis(100));
             }
-            Err(source) => {
+            Err(cause) => {
                 return Err(Error::Database {
                     context: format!("changing database {database}"),
-                    source,
+                    cause,
                 })
             }
         }
