@@ -12,7 +12,7 @@
 //! Cli::Migrate(command) => print!("{}", command.run(MIGRATIONS.runner(), &pool).await?),
 //! ```
 
-use crate::{Error, Runner, Timeouts};
+use crate::{Error, LockMode, Runner, Timeouts};
 use deadpool_postgres::Pool;
 use migrate_core::directive::{parse_timeout, Timeout, DURATION_HELP};
 use std::time::Duration;
@@ -33,6 +33,9 @@ pub enum Command {
         /// Lock and statement timeouts.
         #[command(flatten)]
         timeouts: TimeoutArgs,
+        /// How concurrent instances take turns.
+        #[command(flatten)]
+        lock: LockArgs,
     },
     /// Exit non-zero when an applied migration changed or no longer exists.
     Verify,
@@ -82,11 +85,13 @@ impl Command {
                 target,
                 dry_run,
                 timeouts,
+                lock,
             } => {
                 let runner = match target {
                     Some(t) => runner.target(*t),
                     None => runner,
                 };
+                let runner = lock.over(runner);
                 let runner = {
                     let in_force = runner.timeouts_in_force();
                     runner.timeouts(timeouts.over(in_force))
@@ -170,6 +175,33 @@ impl Command {
                 ))
             }
         }
+    }
+}
+
+/// Flags of `up` that choose how concurrent instances take turns.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct LockArgs {
+    /// auto (a session advisory lock where it is proven to hold, else a
+    /// lease), session, lease (through transaction poolers such as
+    /// PgBouncer, and on CockroachDB or YugabyteDB) or none [default: auto]
+    #[arg(long, value_name = "MODE")]
+    pub lock_mode: Option<LockMode>,
+    /// How long a lease lasts without its heartbeat: a crashed holder
+    /// delays the others by at most this long [default: 30s]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub lease: Option<Timeout>,
+}
+
+impl LockArgs {
+    /// `runner` with the flags given applied over it.
+    pub fn over(&self, mut runner: Runner) -> Runner {
+        if let Some(mode) = self.lock_mode {
+            runner = runner.lock_mode(mode);
+        }
+        if let Some(Timeout::After(length)) = self.lease {
+            runner = runner.lease(length);
+        }
+        runner
     }
 }
 

@@ -32,6 +32,15 @@ pub enum Error {
     /// A request of the operations API that cannot be honoured.
     #[error("{0}")]
     Refused(String),
+    /// The server takes no writes: a standby, or read-only. Refused before
+    /// any lock or DDL.
+    #[error("{0}")]
+    ReadOnly(String),
+    /// This instance lost the migration lease to another one (it was
+    /// paused or cut off past the lease's expiry); it recorded nothing
+    /// after that.
+    #[error("{0}")]
+    LeaseLost(String),
     /// A query of the runner itself (history, lock) failed. The server's
     /// message is part of `Display`, so `source()` is `None`: a chain
     /// printer (`anyhow`'s `{:#}`) shows it once.
@@ -93,6 +102,9 @@ pub struct MigrationError {
     pub hint: Option<String>,
     /// For a `no-transaction` file: statements that succeeded and stay applied.
     pub completed: Option<usize>,
+    /// The INVALID index a failed `CREATE INDEX CONCURRENTLY` left behind,
+    /// schema-qualified.
+    pub invalid_index: Option<String>,
 }
 
 impl std::error::Error for MigrationError {}
@@ -119,6 +131,13 @@ impl fmt::Display for MigrationError {
         }
         if let Some(hint) = &self.hint {
             write!(f, "\n  HINT: {hint}")?;
+        }
+        if let Some(index) = &self.invalid_index {
+            write!(
+                f,
+                "\n  the failed CREATE INDEX CONCURRENTLY left the INVALID index {index}; \
+                 remove it with `DROP INDEX CONCURRENTLY {index};` before the next run"
+            )?;
         }
         match self.completed {
             None => write!(f, "\n  nothing of this file was applied; earlier files stay applied"),

@@ -50,7 +50,7 @@ pub use pool::{pool_from_url, redact_url};
 pub use repeatable::{RepeatableEntry, RepeatableState};
 pub use report::{Applied, Report};
 pub use revert::Reverted;
-pub use runner::{lock_key, Runner, Timeouts};
+pub use runner::{lock_key, LockMode, Runner, Timeouts};
 pub use table::TableName;
 
 /// Embeds a folder of migrations, checked at compile time:

@@ -37,25 +37,29 @@ pub(crate) async fn make_durable(client: &Client, table: &TableName) -> Result<(
         .map_err(Error::db("waiting for the applied migrations to reach the disk"))
 }
 
-/// Applies a normal file in one implicit transaction, after `settings`:
-/// `SET LOCAL` statements, each ending in `;`, on one line.
+/// Applies a normal file in one implicit transaction, after the lease's
+/// `fence` (one statement) and `settings`: `SET LOCAL` statements, each
+/// ending in `;`, on one line.
 pub(crate) async fn apply_transaction(
     client: &Client,
     table: &TableName,
     file: Migration,
+    fence: Option<&str>,
     settings: &str,
 ) -> Result<(), Error> {
+    let fence = fence.unwrap_or_default();
     // The newline ends a trailing `--` comment; the `;` ends a last
     // statement written without one.
     let sql = format!(
-        "{settings}{}\n;\n{} {RESET_SESSION} {NO_FLUSH_WAIT}",
+        "{fence}{settings}{}\n;\n{} {RESET_SESSION} {NO_FLUSH_WAIT}",
         file.sql(),
         record(table, &file, SERVER_DURATION)
     );
-    let skipped = settings.matches(';').count();
-    run(client, &sql)
-        .await
-        .map_err(|(e, done)| failure(file, done.saturating_sub(skipped), 0, e, None, settings.len()))
+    let skipped = settings.matches(';').count() + usize::from(!fence.is_empty());
+    run(client, &sql).await.map_err(|(e, done)| {
+        super::lease::stopped_by_fence(&e)
+            .unwrap_or_else(|| failure(file, done.saturating_sub(skipped), 0, e, None, fence.len() + settings.len()))
+    })
 }
 
 /// Runs statement `index` of a `no-transaction` file on its own.
@@ -70,19 +74,25 @@ pub(crate) async fn apply_statement(
         .map_err(|(e, _)| failure(file, index, statement.offset(), e, Some(index), 0))
 }
 
-/// Records a `no-transaction` file whose statements all ran since `started`.
+/// Records a `no-transaction` file whose statements all ran since
+/// `started`, after the lease's `fence`.
 pub(crate) async fn record_statementwise(
     client: &Client,
     table: &TableName,
     file: Migration,
+    fence: Option<&str>,
     started: Instant,
 ) -> Result<(), Error> {
     let millis = started.elapsed().as_millis().min(i32::MAX as u128);
-    let sql = format!("{} {RESET_SESSION}", record(table, &file, &millis.to_string()));
+    let sql = format!(
+        "{}{} {RESET_SESSION}",
+        fence.unwrap_or_default(),
+        record(table, &file, &millis.to_string())
+    );
     let total = file.statements().len();
-    run(client, &sql)
-        .await
-        .map_err(|(e, _)| failure(file, total, 0, e, Some(total), 0))
+    run(client, &sql).await.map_err(|(e, _)| {
+        super::lease::stopped_by_fence(&e).unwrap_or_else(|| failure(file, total, 0, e, Some(total), 0))
+    })
 }
 
 /// Runs a simple query; on failure, also how many statements completed.
@@ -161,5 +171,6 @@ fn failure(
         detail: db.and_then(|d| d.detail()).map(str::to_string),
         hint: db.and_then(|d| d.hint()).map(str::to_string),
         completed,
+        invalid_index: None,
     }))
 }

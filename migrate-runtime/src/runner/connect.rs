@@ -52,3 +52,29 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
         None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()) || e.is_closed(),
     }
 }
+
+/// Whether a run failed because its connection went away mid-run (the
+/// server stopped, a failover, a demotion to standby): a new connection
+/// may find a primary that can carry on.
+pub(crate) fn lost(e: &Error) -> bool {
+    let code_lost = |code: &str| {
+        code.starts_with("08")
+            || [
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
+                SqlState::READ_ONLY_SQL_TRANSACTION,
+            ]
+            .iter()
+            .any(|c| c.code() == code)
+    };
+    match e {
+        Error::Migration(m) => m.code.is_empty() || code_lost(&m.code),
+        Error::Blocked(b) => lost(&b.cause),
+        Error::Database { cause, .. } => match cause.code() {
+            Some(code) => code_lost(code.code()),
+            None => cause.is_closed() || std::error::Error::source(cause).is_some_and(|s| s.is::<std::io::Error>()),
+        },
+        _ => false,
+    }
+}

@@ -1,6 +1,7 @@
 //! The tracking table: compatible with `db_init.py`'s, plus nullable columns.
 
 use super::query::{first_row, first_value};
+use super::server::{self, Server};
 use crate::plan::AppliedRow;
 use crate::table::{quote_ident, quote_literal, TableName};
 use crate::Error;
@@ -23,6 +24,10 @@ pub(crate) async fn read(client: &Client, table: &TableName) -> Result<Option<Ve
 
 /// What [`Expected::read`] found.
 pub(crate) struct Read {
+    /// The server it was read from.
+    pub(crate) server: Server,
+    /// The table (and every column this project added) exists.
+    pub(crate) exists: bool,
     /// The table digests to the expected history: every file applied, in
     /// order, with its checksum, and nothing else. `rows` is then empty.
     pub(crate) current: bool,
@@ -42,30 +47,45 @@ pub(crate) struct Expected<'a> {
 }
 
 impl Expected<'_> {
-    /// One statement whose reply stays the same size whatever the
+    /// One statement, which also asks the server what it is
+    /// ([`Server`]), and whose reply stays the same size whatever the
     /// history's length when the table holds the expected history: the
-    /// server compares, and sends the rows only when they differ. `None` as
-    /// for [`read`].
-    pub(crate) async fn read(&self, client: &Client) -> Result<Option<Read>, Error> {
+    /// server compares, and sends the rows only when they differ. When the
+    /// table does not exist yet, a second statement asks the server.
+    pub(crate) async fn read(&self, client: &Client) -> Result<Read, Error> {
         let table = self.table;
-        let Some(digest) = self.digest else {
-            return Ok(read(client, table).await?.map(|rows| Read { current: false, rows }));
+        let probe = server::PROBE;
+        let sql = match self.digest {
+            Some(digest) => format!(
+                "SELECT s.*, h.current, r.filename, r.checksum, r.applied_at::text AS applied_at, r.duration_ms \
+                 FROM ({probe}) s CROSS JOIN (SELECT count(*) = {} AND {} = '{}' AS current FROM {table}) h \
+                 LEFT JOIN LATERAL (SELECT id, filename, checksum, applied_at, duration_ms FROM {table} \
+                 WHERE NOT h.current) r ON true ORDER BY r.id",
+                self.count,
+                migrate_core::history_digest::SERVER_EXPRESSION,
+                migrate_core::to_hex(digest)
+            ),
+            None => format!(
+                "SELECT s.*, r.filename, r.checksum, r.applied_at::text AS applied_at, r.duration_ms \
+                 FROM ({probe}) s LEFT JOIN (SELECT id, filename, checksum, applied_at, duration_ms FROM {table}) r \
+                 ON true ORDER BY r.id"
+            ),
         };
-        let sql = format!(
-            "SELECT h.current, r.filename, r.checksum, r.applied_at::text AS applied_at, r.duration_ms \
-             FROM (SELECT count(*) = {} AND {} = '{}' AS current FROM {table}) h \
-             LEFT JOIN LATERAL (SELECT id, filename, checksum, applied_at, duration_ms FROM {table} \
-             WHERE NOT h.current) r ON true ORDER BY r.id",
-            self.count,
-            migrate_core::history_digest::SERVER_EXPRESSION,
-            migrate_core::to_hex(digest)
-        );
-        query(client, table, &sql).await
+        match query(client, table, &sql).await? {
+            Some(read) => Ok(read),
+            None => Ok(Read {
+                server: Server::probe(client).await?,
+                exists: false,
+                current: false,
+                rows: Vec::new(),
+            }),
+        }
     }
 
     /// Whether the table holds the expected history.
     pub(crate) async fn current(&self, client: &Client) -> Result<bool, Error> {
-        Ok(self.read(client).await?.is_some_and(|read| read.current))
+        let read = self.read(client).await?;
+        Ok(read.exists && read.current)
     }
 }
 
@@ -88,6 +108,15 @@ async fn query(client: &Client, table: &TableName, sql: &str) -> Result<Option<R
         Err(e) => return Err(Error::db(format!("reading the migration history from {table}"))(e)),
     };
     let mut read = Read {
+        server: Server {
+            in_recovery: false,
+            read_only: false,
+            version: String::new(),
+            citus: false,
+            place: String::new(),
+            pid: 0,
+        },
+        exists: true,
         current: false,
         rows: Vec::new(),
     };
@@ -95,6 +124,9 @@ async fn query(client: &Client, table: &TableName, sql: &str) -> Result<Option<R
         let SimpleQueryMessage::Row(row) = message else {
             continue;
         };
+        if let Some(server) = Server::from_row(row) {
+            read.server = server;
+        }
         read.current |= row.try_get("current").ok().flatten() == Some("t");
         if let Some(file_name) = row.get("filename") {
             read.rows.push(AppliedRow {

@@ -1,12 +1,88 @@
-//! The session-level advisory lock that makes concurrent runs take turns.
+//! The session-level advisory lock that makes concurrent runs take turns,
+//! and the choice between it and the [lease](super::lease).
 
 use super::handover;
 use super::history::Expected;
-use super::query::first_value;
-use crate::table::TableName;
+use super::query::{first_row, first_value};
+use super::server::Engine;
+use crate::table::{quote_literal, TableName};
 use crate::Error;
 use std::time::Duration;
-use tokio_postgres::Client;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_postgres::{Client, NoTls};
+
+/// How concurrent runs take turns; see [`Runner::lock_mode`](crate::Runner::lock_mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LockMode {
+    /// `Session` where a session lock is proven to hold on this
+    /// connection, `Lease` otherwise (a transaction pooler, CockroachDB,
+    /// YugabyteDB).
+    #[default]
+    Auto,
+    /// A session-level advisory lock held by one connection for the whole
+    /// run. Wrong behind a transaction pooler.
+    Session,
+    /// A fenced lease row in `<table>_lock`, renewed by a heartbeat; works
+    /// through transaction poolers and on engines without advisory locks.
+    Lease,
+    /// No lock: only when a single instance ever migrates at a time.
+    None,
+}
+
+impl std::str::FromStr for LockMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(LockMode::Auto),
+            "session" => Ok(LockMode::Session),
+            "lease" => Ok(LockMode::Lease),
+            "none" => Ok(LockMode::None),
+            other => Err(format!("`{other}` is no lock mode; use auto, session, lease or none")),
+        }
+    }
+}
+
+/// Decides `Auto` before any lock is taken: a lease on engines without
+/// session advisory locks, and where the connection's cancel key names
+/// another backend than the server's (a pooler answered the start-up).
+/// `None` keeps the session lock, to be proven when taken.
+pub(crate) async fn pre_choose(client: &Client, engine: Engine, server_pid: i32) -> Option<String> {
+    if let Some(why) = engine.no_session_lock() {
+        return Some(why.to_string());
+    }
+    match key_pid(client).await {
+        Some(pid) if pid != server_pid => Some(format!(
+            "a connection pooler sits between this process and the server (the connection's cancel key names \
+             backend {pid}, the server's backend is {server_pid}), so a session lock would belong to whichever \
+             backend ran the statement"
+        )),
+        _ => None,
+    }
+}
+
+/// The backend pid in the cancel key the connection got at start-up: the
+/// server's own pid on a direct connection, a made-up one behind a pooler.
+/// Read by sending the cancel request into memory, never to the server;
+/// `None` when it cannot be read (a TLS-only connection).
+async fn key_pid(client: &Client) -> Option<i32> {
+    let (ours, mut theirs) = tokio::io::duplex(64);
+    let token = client.cancel_token();
+    let read = async move {
+        let mut head = [0u8; 8];
+        theirs.read_exact(&mut head).await.ok()?;
+        if head[4..8] == 80877103u32.to_be_bytes() {
+            theirs.write_all(b"N").await.ok()?;
+            theirs.read_exact(&mut head).await.ok()?;
+        }
+        let mut rest = [0u8; 8];
+        theirs.read_exact(&mut rest).await.ok()?;
+        (head[..4] == 16u32.to_be_bytes() && head[4..8] == 80877102u32.to_be_bytes())
+            .then(|| i32::from_be_bytes(rest[..4].try_into().expect("4 bytes")))
+    };
+    let (_, pid) = futures_util::future::join(token.cancel_query_raw(ours, NoTls), read).await;
+    pid
+}
 
 /// The lock key: derived from the qualified table name, so runners of
 /// different tables (tenants) never wait for each other.
@@ -23,13 +99,16 @@ pub(crate) fn key(table: &TableName) -> i64 {
 /// in the instance holding the lock, which then waits for the waiter.
 /// After each wait, a table found holding the `done` history ends the
 /// wait without the lock (the work got done meanwhile): `Ok(false)`.
+/// A session lock and a lease exclude each other: a live lease in `lease`
+/// makes the lock count as held.
 pub(crate) async fn acquire(
     client: &Client,
     key: i64,
+    lease: &TableName,
     poll_max: Duration,
     done: Option<&Expected<'_>>,
 ) -> Result<bool, Error> {
-    if try_lock(client, key, "").await? {
+    if try_lock(client, key, lease, "").await? {
         return Ok(true);
     }
     let mut pause = handover::Pause::new(key, poll_max);
@@ -48,7 +127,7 @@ pub(crate) async fn acquire(
         }
         let prefix = std::mem::take(&mut listen);
         if pause
-            .attempt(async || try_lock(client, key, &prefix).await.map(|got| got.then_some(())))
+            .attempt(async || try_lock(client, key, lease, &prefix).await.map(|got| got.then_some(())))
             .await?
             .is_some()
         {
@@ -62,12 +141,65 @@ pub(crate) async fn acquire(
     }
 }
 
-/// `pg_try_advisory_lock`, after the statements in `prefix`.
-async fn try_lock(client: &Client, key: i64, prefix: &str) -> Result<bool, Error> {
-    let got = first_value(client, &format!("{prefix}SELECT pg_try_advisory_lock({key})"))
-        .await
-        .map_err(Error::db("taking the migration lock"))?;
-    Ok(got.as_deref() == Some("t"))
+/// `pg_try_advisory_lock`, after the statements in `prefix`; given back
+/// at once when a lease is live in `lease`.
+async fn try_lock(client: &Client, key: i64, lease: &TableName, prefix: &str) -> Result<bool, Error> {
+    let row = first_row(
+        client,
+        &format!(
+            "{prefix}SELECT pg_try_advisory_lock({key}), to_regclass({}) IS NOT NULL",
+            quote_literal(&lease.to_string())
+        ),
+    )
+    .await
+    .map_err(Error::db("taking the migration lock"))?;
+    let field = |i: usize| row.get(i).cloned().flatten();
+    if field(0).as_deref() != Some("t") {
+        return Ok(false);
+    }
+    if field(1).as_deref() != Some("t") {
+        return Ok(true);
+    }
+    let live = first_value(
+        client,
+        &format!(
+            "SELECT owner FROM {lease} WHERE id = 1 AND owner IS NOT NULL AND expires_at > clock_timestamp()"
+        ),
+    )
+    .await
+    .map_err(Error::db(format!("reading the migration lease in {lease}")))?;
+    let Some(owner) = live else {
+        return Ok(true);
+    };
+    tracing::info!("Waiting for the migration lease, held by {owner}");
+    release(client, key).await;
+    Ok(false)
+}
+
+/// Gives the session lock back; best effort, closing the connection
+/// releases it too.
+pub(crate) async fn release(client: &Client, key: i64) {
+    if let Err(e) = client.batch_execute(&format!("SELECT pg_advisory_unlock({key})")).await {
+        tracing::debug!("releasing the migration lock: {e}; closing the connection releases it");
+    }
+}
+
+/// Whether the session lock just taken is proven to hold: `pg_locks`
+/// shows it held by this connection's backend, the same backend (`pid`)
+/// that answered the history statement, in a later transaction.
+pub(crate) async fn proven(client: &Client, key: i64, pid: i32) -> Result<bool, Error> {
+    let (classid, objid) = ((key as u64 >> 32) as u32, key as u64 as u32);
+    let held = first_value(
+        client,
+        &format!(
+            "SELECT pg_backend_pid() = {pid} AND EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' \
+             AND granted AND pid = pg_backend_pid() AND classid = {classid}::oid AND objid = {objid}::oid \
+             AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
+        ),
+    )
+    .await
+    .map_err(Error::db("checking that the migration lock holds"))?;
+    Ok(held.as_deref() == Some("t"))
 }
 
 async fn holder(client: &Client, key: i64) -> Result<Option<String>, tokio_postgres::Error> {

@@ -4,9 +4,11 @@ pub(crate) mod apply;
 mod connect;
 pub(crate) mod handover;
 pub(crate) mod history;
+mod lease;
 pub(crate) mod lock;
 mod query;
 pub(crate) mod script;
+mod server;
 mod stale;
 mod timeouts;
 
@@ -16,10 +18,15 @@ use crate::table::TableName;
 use crate::{Error, Migrations};
 use deadpool_postgres::{Object, Pool};
 use history::Expected;
+pub use lock::LockMode;
+use server::{Engine, Server};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 pub use timeouts::Timeouts;
+
+/// How often a run reconnects after losing its connection mid-run.
+const RECONNECTS: u32 = 5;
 
 /// Applies [`Migrations`] with options; [`Migrations::run`] uses the
 /// defaults.
@@ -32,6 +39,8 @@ pub struct Runner {
     policies: Policies,
     target: Option<u64>,
     timeouts: Timeouts,
+    lock_mode: LockMode,
+    lease: Duration,
 }
 
 impl Runner {
@@ -44,7 +53,22 @@ impl Runner {
             policies: Policies::default(),
             target: None,
             timeouts: Timeouts::default(),
+            lock_mode: LockMode::Auto,
+            lease: Duration::from_secs(30),
         }
+    }
+
+    /// How concurrent runs take turns (default [`LockMode::Auto`]).
+    pub fn lock_mode(mut self, mode: LockMode) -> Self {
+        self.lock_mode = mode;
+        self
+    }
+
+    /// How long a lease lasts without its heartbeat (default 30 s): a
+    /// holder that crashed delays the others by at most this long.
+    pub fn lease(mut self, length: Duration) -> Self {
+        self.lease = length.max(Duration::from_millis(300));
+        self
     }
 
     /// The tracking table, default `schema_migrations`; may be
@@ -124,6 +148,27 @@ impl Runner {
 
     pub(crate) async fn run_here(&self, pool: &Pool) -> Result<Report, Error> {
         stale::warn_if_stale(&self.migrations);
+        let mut report = Report::default();
+        let mut reconnects = 0;
+        let owner = lease::owner();
+        loop {
+            match self.attempt(pool, &owner, &mut report).await {
+                Err(e) if reconnects < RECONNECTS && connect::lost(&e) => {
+                    reconnects += 1;
+                    tracing::warn!(
+                        "Lost the connection mid-run: {e}\nReconnecting (attempt {reconnects} of {RECONNECTS}), \
+                         then taking the lock and reading the history again"
+                    );
+                }
+                Err(e) => return Err(e),
+                Ok(()) => return Ok(report),
+            }
+        }
+    }
+
+    /// One connection's worth of a run: what it applies lands in `report`.
+    /// `owner` names this run's lease, the same across reconnects.
+    async fn attempt(&self, pool: &Pool, owner: &str, report: &mut Report) -> Result<(), Error> {
         let client = connect::connect(pool, self.connect_timeout).await?;
         tracing::info!("Running database migrations...");
         let expected = Expected {
@@ -131,10 +176,12 @@ impl Runner {
             count: self.migrations.len(),
             digest: (self.migrations.repeatables().len() == 0).then(|| self.migrations.history_digest()),
         };
-        if let Some(read) = expected.read(&client).await? {
+        let read = expected.read(&client).await?;
+        read.server.refuse_read_only()?;
+        if read.exists {
             if read.current {
                 tracing::info!("Database is up to date");
-                return Ok(Report::default());
+                return Ok(());
             }
             let plan = Plan::new(&self.migrations, &read.rows);
             let warnings = plan.validate(&self.policies, self.target)?;
@@ -144,32 +191,27 @@ impl Runner {
             {
                 warnings.iter().for_each(|w| tracing::warn!("{w}"));
                 tracing::info!("Database is up to date");
-                return Ok(Report {
-                    warnings,
-                    ..Report::default()
-                });
+                report.warnings = warnings;
+                return Ok(());
             }
         }
         // A waiter that finds the work done when the lock is released
         // returns without taking it.
-        match Locked::take(client, &self.table, self.lock_poll_max, Some(&expected)).await? {
-            Some(locked) => locked.hold(async |session| self.migrate(session, pool).await).await,
+        match Locked::take(client, self, pool, &read.server, owner, Some(&expected)).await? {
+            Some(locked) => locked.hold(async |session| self.migrate(session, pool, report).await).await,
             None => {
                 tracing::info!("Database is up to date");
-                Ok(Report::default())
+                Ok(())
             }
         }
     }
 
-    async fn migrate(&self, session: &Locked, pool: &Pool) -> Result<Report, Error> {
+    async fn migrate(&self, session: &Locked, pool: &Pool, report: &mut Report) -> Result<(), Error> {
         let client = session.client();
         let table = &session.table;
         let rows = history::read(client, table).await?.unwrap_or_default();
         let plan = Plan::new(&self.migrations, &rows);
-        let mut report = Report {
-            warnings: plan.validate(&self.policies, self.target)?,
-            ..Report::default()
-        };
+        report.warnings = plan.validate(&self.policies, self.target)?;
         report.warnings.iter().for_each(|w| tracing::warn!("{w}"));
 
         let unrecorded = plan.unrecorded();
@@ -183,21 +225,28 @@ impl Runner {
         }
 
         let (pending, recorded) = crate::squash::settle(client, table, &plan, plan.pending(self.target)).await?;
-        report.recorded_squash = recorded.map(|m| m.file_name().to_string());
+        if recorded.is_some() {
+            report.recorded_squash = recorded.map(|m| m.file_name().to_string());
+        }
         let repeatables = plan.repeatables_due(self.target);
         if pending.is_empty() && repeatables.is_empty() {
             tracing::info!("Database is up to date");
-            return Ok(report);
+            return Ok(());
         }
         if !pending.is_empty() {
             tracing::info!("Found {} pending migration(s)", pending.len());
         }
-        let mut watch = timeouts::Watch::new(pool);
+        let mut watch = timeouts::Watch::new(pool, session.stable_session());
+        let applied_before = report.applied.len();
         for file in pending {
             let started = Instant::now();
-            if let Err(e) = timeouts::apply(&mut watch, client, table, file, &self.timeouts).await {
+            let result = match session.check() {
+                Ok(()) => timeouts::apply(&mut watch, session, file, &self.timeouts).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
                 tracing::error!("Failed to apply {}", file.file_name());
-                if !report.applied.is_empty() {
+                if report.applied.len() > applied_before {
                     if let Err(flush) = apply::make_durable(client, table).await {
                         tracing::warn!("{flush}");
                     }
@@ -211,9 +260,10 @@ impl Runner {
                 duration,
             });
         }
+        session.check()?;
         report.repeated = crate::repeatable::apply_all(client, table, &repeatables).await?;
         apply::make_durable(client, table).await?;
-        Ok(report)
+        Ok(())
     }
 
     /// Takes the lock on a connection of `pool`, for the operations that
@@ -221,7 +271,9 @@ impl Runner {
     /// the returned value drops.
     pub(crate) async fn lock(&self, pool: &Pool) -> Result<Locked, Error> {
         let client = connect::connect(pool, self.connect_timeout).await?;
-        let locked = Locked::take(client, &self.table, self.lock_poll_max, None).await?;
+        let server = Server::probe(&client).await?;
+        server.refuse_read_only()?;
+        let locked = Locked::take(client, self, pool, &server, &lease::owner(), None).await?;
         Ok(locked.expect("taken: waiting ends only with the lock"))
     }
 
@@ -253,38 +305,125 @@ pub fn lock_key(table: &TableName) -> i64 {
 /// A connection holding the migration lock, with the tracking table
 /// qualified and present. Dropping it, on any path including panics,
 /// closes the connection instead of returning it to the pool, which
-/// releases the lock and every session state a migration left.
+/// releases a session lock and every session state a migration left.
 pub(crate) struct Locked {
     client: Option<Object>,
     pub(crate) table: TableName,
-    key: i64,
+    hold: Hold,
+    engine: Engine,
+}
+
+/// What keeps other instances out.
+enum Hold {
+    Session(i64),
+    Lease(lease::Lease),
+    Unlocked,
 }
 
 impl Locked {
-    /// Takes the lock; `None` when the table holds the `done` history
-    /// after a wait (see [`lock::acquire`]).
+    /// Takes the lock in `runner`'s mode; `None` when the table holds the
+    /// `done` history after a wait.
     async fn take(
         client: Object,
-        table: &TableName,
-        poll_max: Duration,
+        runner: &Runner,
+        pool: &Pool,
+        server: &Server,
+        owner: &str,
         done: Option<&Expected<'_>>,
     ) -> Result<Option<Locked>, Error> {
-        let mut locked = Locked {
-            client: Some(client),
-            table: table.clone(),
-            key: 0,
-        };
-        locked.table = history::qualify(locked.client(), table).await?;
-        locked.key = lock::key(&locked.table);
-        if !lock::acquire(locked.client(), locked.key, poll_max, done).await? {
-            return Ok(None);
+        let engine = server.engine();
+        if engine == Engine::Citus {
+            server::refuse_citus_worker(&client, server).await?;
         }
+        let table = history::qualify(&client, &runner.table).await?;
+        let key = lock::key(&table);
+        let lease_table = lease::table_of(&table);
+        let mut mode = runner.lock_mode;
+        if mode == LockMode::Auto {
+            mode = match lock::pre_choose(&client, engine, server.pid).await {
+                Some(why) => {
+                    tracing::info!("Using a lease as the migration lock: {why}");
+                    LockMode::Lease
+                }
+                None => LockMode::Session,
+            };
+        }
+        let hold = loop {
+            match mode {
+                LockMode::Session | LockMode::Auto => {
+                    if !lock::acquire(&client, key, &lease_table, runner.lock_poll_max, done).await? {
+                        return Ok(None);
+                    }
+                    if runner.lock_mode == LockMode::Auto && !lock::proven(&client, key, server.pid).await? {
+                        lock::release(&client, key).await;
+                        tracing::info!(
+                            "Using a lease as the migration lock: the session lock did not stay with this \
+                             connection's backend (a transaction pooler sits between)"
+                        );
+                        mode = LockMode::Lease;
+                        continue;
+                    }
+                    break Hold::Session(key);
+                }
+                LockMode::Lease => {
+                    let request = lease::Request {
+                        tracking: &table,
+                        owner,
+                        length: runner.lease,
+                        poll_max: runner.lock_poll_max,
+                        key: engine.no_session_lock().is_none().then_some(key),
+                    };
+                    match request.acquire(&client, pool, done).await? {
+                        Some(lease) => break Hold::Lease(lease),
+                        None => return Ok(None),
+                    }
+                }
+                LockMode::None => {
+                    tracing::warn!("Lock mode none: no lock is taken; only one instance may migrate at a time");
+                    break Hold::Unlocked;
+                }
+            }
+        };
+        let locked = Locked {
+            client: Some(client),
+            table,
+            hold,
+            engine,
+        };
         history::ensure(locked.client(), &locked.table).await?;
         Ok(Some(locked))
     }
 
     pub(crate) fn client(&self) -> &tokio_postgres::Client {
         self.client.as_ref().expect("present until drop")
+    }
+
+    /// The engine the migrations run on.
+    pub(crate) fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Whether session state (a `SET`, the backend pid) lasts from one
+    /// transaction to the next: not under a lease, which may mean a
+    /// transaction pooler.
+    pub(crate) fn stable_session(&self) -> bool {
+        !matches!(self.hold, Hold::Lease(_))
+    }
+
+    /// The statement each file's transaction starts with under a lease.
+    pub(crate) fn fence(&self) -> Option<String> {
+        match &self.hold {
+            Hold::Lease(lease) => Some(lease.fence()),
+            _ => None,
+        }
+    }
+
+    /// An error once the lease is known to be lost.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        match &self.hold {
+            Hold::Lease(lease) => lease.check(),
+            _ => Ok(()),
+        }
     }
 
     /// Runs `work` under the lock, then releases it whatever the outcome.
@@ -296,18 +435,23 @@ impl Locked {
 
     /// Releases the lock before the connection closes, so that it is free
     /// when the caller gets its result, not when the server notices the
-    /// closed connection. Best effort: closing releases it anyway.
-    async fn release(self) {
-        if let Err(e) = self
-            .client()
-            .batch_execute(&format!(
-                "SELECT pg_advisory_unlock({}); {}",
-                self.key,
-                handover::announce(self.key)
-            ))
-            .await
-        {
-            tracing::debug!("releasing the migration lock: {e}; closing the connection releases it");
+    /// closed connection.
+    async fn release(mut self) {
+        match std::mem::replace(&mut self.hold, Hold::Unlocked) {
+            Hold::Session(key) => {
+                if let Err(e) = self
+                    .client()
+                    .batch_execute(&format!(
+                        "SELECT pg_advisory_unlock({key}); {}",
+                        handover::announce(key)
+                    ))
+                    .await
+                {
+                    tracing::debug!("releasing the migration lock: {e}; closing the connection releases it");
+                }
+            }
+            Hold::Lease(lease) => lease.release(self.client()).await,
+            Hold::Unlocked => {}
         }
     }
 }

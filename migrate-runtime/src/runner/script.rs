@@ -60,6 +60,7 @@ fn failure(file_name: &str, sql: &str, completed: usize, e: tokio_postgres::Erro
         detail: db.and_then(|d| d.detail()).map(str::to_string),
         hint: db.and_then(|d| d.hint()).map(str::to_string),
         completed: None,
+        invalid_index: None,
     }))
 }
 

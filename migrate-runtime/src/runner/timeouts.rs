@@ -6,8 +6,8 @@
 
 use super::apply::{apply_statement, apply_transaction, record_statementwise};
 use super::query::first_value;
+use super::Locked;
 use crate::error::{BlockedError, Blocker, MigrationError};
-use crate::table::TableName;
 use crate::{Error, Migration, Statement};
 use deadpool_postgres::{Object, Pool};
 use futures_util::future::{select, Either};
@@ -64,19 +64,26 @@ pub(crate) struct Watch<'a> {
     pool: &'a Pool,
     watcher: Option<Object>,
     pid: Option<i32>,
+    stable: bool,
 }
 
 impl<'a> Watch<'a> {
-    pub(crate) fn new(pool: &'a Pool) -> Self {
+    /// Blockers are looked up only where the session is `stable`: behind a
+    /// transaction pooler the backend, and so its pid, changes.
+    pub(crate) fn new(pool: &'a Pool, stable: bool) -> Self {
         Watch {
             pool,
             watcher: None,
             pid: None,
+            stable,
         }
     }
 
     /// The migrating session's pid, asked once per run.
     async fn pid(&mut self, client: &Client) -> Option<i32> {
+        if !self.stable {
+            return None;
+        }
         if self.pid.is_none() {
             self.pid = first_value(client, "SELECT pg_backend_pid()")
                 .await
@@ -167,22 +174,25 @@ impl Schedule {
 /// Applies `file`: a normal file as a whole, retried as a whole; a
 /// `no-transaction` file statement by statement, each retried where that
 /// is safe.
+/// An engine whose DDL is not transactional runs every file statement by
+/// statement. Under a lease each transaction starts with its fence.
 pub(crate) async fn apply(
     watch: &mut Watch<'_>,
-    client: &Client,
-    table: &TableName,
+    session: &Locked,
     file: Migration,
     options: &Timeouts,
 ) -> Result<(), Error> {
     let schedule = Schedule::of(file, options);
-    if file.no_transaction() {
-        return apply_statementwise(watch, client, table, file, &schedule).await;
+    if file.no_transaction() || session.engine().statementwise() {
+        return apply_statementwise(watch, session, file, &schedule).await;
     }
+    let (client, table) = (session.client(), &session.table);
+    let fence = session.fence();
     let mut tries = Tries::new(file, &schedule);
     loop {
-        let settings = schedule.settings(tries.attempt, true);
+        let settings = format!("{}{}", session.engine().settings(), schedule.settings(tries.attempt, true));
         let (result, blockers) = watched(watch, client, schedule.lock(tries.attempt), async {
-            apply_transaction(client, table, file, &settings).await
+            apply_transaction(client, table, file, fence.as_deref(), &settings).await
         })
         .await;
         match result {
@@ -192,26 +202,41 @@ pub(crate) async fn apply(
     }
 }
 
+/// Each statement on its own. Where the session does not last (a lease,
+/// maybe a transaction pooler), no session setting is made, and the lease
+/// is checked before each statement; the row is recorded behind the fence.
 async fn apply_statementwise(
     watch: &mut Watch<'_>,
-    client: &Client,
-    table: &TableName,
+    session: &Locked,
     file: Migration,
     schedule: &Schedule,
 ) -> Result<(), Error> {
+    let (client, table) = (session.client(), &session.table);
+    let fence = session.fence();
     let started = Instant::now();
     let mut in_force = String::new();
     for (index, statement) in file.statements().enumerate() {
-        let kind = match schedule.first_lock {
-            Some(_) => Kind::of(statement),
-            None => Kind::Atomic,
+        let kind = Kind::of(statement);
+        let kind = match (schedule.first_lock, kind) {
+            (None, Kind::ConcurrentIndex(name)) => Kind::ConcurrentIndex(name),
+            (None, _) => Kind::Atomic,
+            (Some(_), kind) => kind,
         };
         let mut tries = Tries::new(file, schedule);
         // The statement's own lock timeout, reported when giving up while
         // its INVALID index cannot be dropped either.
         let mut statement_failure = None;
         loop {
-            let settings = schedule.settings(tries.attempt, false);
+            if let Some(fence) = &fence {
+                session.check()?;
+                client.batch_execute(fence).await.map_err(|e| {
+                    super::lease::stopped_by_fence(&e).unwrap_or_else(|| Error::db("checking the migration lease")(e))
+                })?;
+            }
+            let settings = match fence {
+                Some(_) => String::new(),
+                None => schedule.settings(tries.attempt, false),
+            };
             if settings != in_force {
                 client
                     .batch_execute(&settings)
@@ -271,6 +296,12 @@ async fn apply_statementwise(
                         }
                     }
                 }
+                Err(Error::Migration(mut m)) => {
+                    if let Kind::ConcurrentIndex(name) = &kind {
+                        m.invalid_index = left_invalid(client, &before, name.as_deref()).await?;
+                    }
+                    return Err(Error::Migration(m));
+                }
                 result => {
                     result?;
                     break;
@@ -278,7 +309,7 @@ async fn apply_statementwise(
             }
         }
     }
-    record_statementwise(client, table, file, started).await
+    record_statementwise(client, table, file, fence.as_deref(), started).await
 }
 
 /// The attempts at one file (or one statement of a `no-transaction` file).

@@ -1,0 +1,200 @@
+//! Where the runner is: a primary or a read-only standby, PostgreSQL or a
+//! compatible engine. Read in the same statement as the history, so that a
+//! no-op start stays one statement.
+
+use super::query::first_row;
+use crate::Error;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, SimpleQueryRow};
+
+/// The columns the history statement reads beside the rows, in a
+/// sub-select aliased `s`.
+pub(crate) const PROBE: &str = "SELECT pg_is_in_recovery() AS s_recovery, \
+     current_setting('transaction_read_only') AS s_read_only, version() AS s_version, \
+     to_regproc('citus_version') IS NOT NULL AS s_citus, \
+     coalesce(host(inet_server_addr()) || ':' || inet_server_port(), 'local socket') \
+     || ', database ' || current_database() AS s_where, pg_backend_pid() AS s_pid";
+
+/// What the server said about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Server {
+    /// `pg_is_in_recovery()`: a standby.
+    pub(crate) in_recovery: bool,
+    /// `transaction_read_only`.
+    pub(crate) read_only: bool,
+    /// `version()`.
+    pub(crate) version: String,
+    /// `citus_version()` exists: the Citus extension is installed.
+    pub(crate) citus: bool,
+    /// Address and database, for messages.
+    pub(crate) place: String,
+    /// `pg_backend_pid()`.
+    pub(crate) pid: i32,
+}
+
+/// The engine behind the PostgreSQL protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Engine {
+    /// PostgreSQL.
+    PostgreSql,
+    /// PostgreSQL with the Citus extension.
+    Citus,
+    /// CockroachDB: `pg_try_advisory_lock` always returns true, and DDL is
+    /// not transactional with DML.
+    CockroachDb,
+    /// YugabyteDB: advisory locks only from 2.25 on behind a flag, and each
+    /// DDL statement is its own transaction by default.
+    YugabyteDb,
+}
+
+impl Engine {
+    /// The engine a `version()` string and the Citus check name.
+    pub(crate) fn of(version: &str, citus: bool) -> Engine {
+        if version.contains("CockroachDB") {
+            Engine::CockroachDb
+        } else if version.contains("-YB-") {
+            Engine::YugabyteDb
+        } else if citus {
+            Engine::Citus
+        } else {
+            Engine::PostgreSql
+        }
+    }
+
+    /// Why session advisory locks cannot be trusted on this engine.
+    pub(crate) fn no_session_lock(self) -> Option<&'static str> {
+        match self {
+            Engine::CockroachDb => Some("CockroachDB's pg_try_advisory_lock always returns true"),
+            Engine::YugabyteDb => Some("YugabyteDB has no advisory locks unless 2.25+ runs with a flag"),
+            Engine::PostgreSql | Engine::Citus => None,
+        }
+    }
+
+    /// Whether a file runs one statement at a time, recorded after its last
+    /// statement, because the engine's DDL is not transactional with DML.
+    pub(crate) fn statementwise(self) -> bool {
+        matches!(self, Engine::CockroachDb | Engine::YugabyteDb)
+    }
+
+    /// `SET LOCAL` statements each file's transaction starts with.
+    pub(crate) fn settings(self) -> &'static str {
+        match self {
+            Engine::Citus => "SET LOCAL citus.multi_shard_modify_mode TO 'sequential'; ",
+            _ => "",
+        }
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Engine::PostgreSql => "PostgreSQL",
+            Engine::Citus => "Citus",
+            Engine::CockroachDb => "CockroachDB",
+            Engine::YugabyteDb => "YugabyteDB",
+        })
+    }
+}
+
+impl Server {
+    /// The server columns of a history row, when the row has them.
+    pub(crate) fn from_row(row: &SimpleQueryRow) -> Option<Server> {
+        let text = |name: &str| row.try_get(name).ok().flatten().map(str::to_string);
+        Some(Server {
+            in_recovery: text("s_recovery")? == "t",
+            read_only: text("s_read_only")? == "on",
+            version: text("s_version")?,
+            citus: text("s_citus")? == "t",
+            place: text("s_where")?,
+            pid: text("s_pid")?.parse().ok()?,
+        })
+    }
+
+    /// Reads the server on its own, when the history cannot be read.
+    pub(crate) async fn probe(client: &Client) -> Result<Server, Error> {
+        let row = first_row(client, PROBE)
+            .await
+            .map_err(Error::db("asking the server what it is"))?;
+        let field = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+        Ok(Server {
+            in_recovery: field(0) == "t",
+            read_only: field(1) == "on",
+            version: field(2),
+            citus: field(3) == "t",
+            place: field(4),
+            pid: field(5).parse().unwrap_or_default(),
+        })
+    }
+
+    pub(crate) fn engine(&self) -> Engine {
+        Engine::of(&self.version, self.citus)
+    }
+
+    /// Refuses a server that cannot take writes, before any lock or DDL.
+    pub(crate) fn refuse_read_only(&self) -> Result<(), Error> {
+        let why = if self.in_recovery {
+            "is a read-only standby (pg_is_in_recovery() is true)"
+        } else if self.read_only {
+            "is read-only (transaction_read_only is on)"
+        } else {
+            return Ok(());
+        };
+        Err(Error::ReadOnly(format!(
+            "the server at {} {why}; migrations must run on the primary: point the URL at it, or list \
+             every host with target_session_attrs=read-write (postgresql://h1,h2/db?target_session_attrs=read-write)",
+            self.place
+        )))
+    }
+}
+
+/// On Citus, migrations run on the coordinator only. Citus before 11 has
+/// no `citus_is_coordinator()`; the check is then skipped.
+pub(crate) async fn refuse_citus_worker(client: &Client, server: &Server) -> Result<(), Error> {
+    let coordinator = match first_row(client, "SELECT citus_is_coordinator()").await {
+        Ok(row) => row.first().cloned().flatten(),
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_FUNCTION) => None,
+        Err(e) => return Err(Error::db("asking Citus whether this node is the coordinator")(e)),
+    };
+    match coordinator.as_deref() {
+        Some("f") => Err(Error::Refused(format!(
+            "the server at {} is a Citus worker node; run migrations on the coordinator",
+            server.place
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_engine_from_its_version_string() {
+        let pg = "PostgreSQL 15.18 (Debian 15.18-0+deb12u1) on x86_64-pc-linux-gnu, compiled by gcc";
+        assert_eq!(Engine::of(pg, false), Engine::PostgreSql);
+        assert_eq!(Engine::of(pg, true), Engine::Citus);
+        let crdb = "CockroachDB CCL v24.1.0 (x86_64-pc-linux-gnu, built 2024/05/15 21:28:29, go1.22.2)";
+        assert_eq!(Engine::of(crdb, false), Engine::CockroachDb);
+        let yb = "PostgreSQL 11.2-YB-2.20.1.0-b0 on x86_64-pc-linux-gnu, compiled by clang version 16.0.6";
+        assert_eq!(Engine::of(yb, false), Engine::YugabyteDb);
+        assert!(Engine::CockroachDb.no_session_lock().is_some() && Engine::YugabyteDb.statementwise());
+        assert!(Engine::Citus.no_session_lock().is_none() && !Engine::Citus.statementwise());
+    }
+
+    #[test]
+    fn refuses_standbys_and_read_only_servers_naming_them() {
+        let server = |in_recovery, read_only| Server {
+            in_recovery,
+            read_only,
+            version: String::new(),
+            citus: false,
+            place: "127.0.0.1:5433, database app".into(),
+            pid: 1,
+        };
+        assert!(server(false, false).refuse_read_only().is_ok());
+        let e = server(true, true).refuse_read_only().unwrap_err().to_string();
+        assert!(e.contains("127.0.0.1:5433, database app is a read-only standby"), "{e}");
+        let e = server(false, true).refuse_read_only().unwrap_err().to_string();
+        assert!(e.contains("is read-only (transaction_read_only is on)"), "{e}");
+    }
+}
