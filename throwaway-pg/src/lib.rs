@@ -7,9 +7,11 @@
 //! is needed.
 
 mod bin_dir;
+mod pooler;
 
 pub use bin_dir::{bin_dir, tool, BIN_ENV};
 use nix::unistd::{Uid, User};
+pub use pooler::{PoolMode, Pooler, PoolerOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::chown;
 use std::os::unix::process::CommandExt;
@@ -53,6 +55,21 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("cannot create a test database: {0}")]
     Sql(#[from] tokio_postgres::Error),
+    #[error(
+        "the standby on port {port} replayed WAL up to {replayed}, not yet {target}, after {waited:?}; is it streaming? see {}",
+        log.display()
+    )]
+    NotCaughtUp {
+        port: u16,
+        replayed: String,
+        target: String,
+        waited: std::time::Duration,
+        log: PathBuf,
+    },
+    #[error("PgBouncer not found on PATH nor at /usr/sbin/pgbouncer; install it: `apt-get install -y pgbouncer` (Debian, Ubuntu)")]
+    PoolerNotFound,
+    #[error("PgBouncer on port {port} did not start: {detail}; see {}", log.display())]
+    PoolerStart { port: u16, detail: String, log: PathBuf },
 }
 
 /// Settings for a new cluster.
@@ -97,19 +114,18 @@ impl Cluster {
         let (temp, root) = match &options.data_dir {
             Some(dir) => {
                 std::fs::create_dir_all(dir)?;
-                (None, std::path::absolute(dir)?)
+                let root = std::path::absolute(dir)?;
+                if let Some((uid, gid)) = run_as {
+                    chown(&root, Some(uid), Some(gid))?;
+                }
+                (None, root)
             }
             None => {
-                let temp = tempfile::Builder::new().prefix("throwaway-pg-").tempdir()?;
-                let root = temp.path().to_path_buf();
+                let (temp, root) = temp_root("throwaway-pg-", run_as)?;
                 (Some(temp), root)
             }
         };
-        if let Some((uid, gid)) = run_as {
-            chown(&root, Some(uid), Some(gid))?;
-        }
         let data = root.join("data");
-        let log = root.join("server.log");
         if !data.join("PG_VERSION").exists() {
             let mut initdb = Command::new(bin.join("initdb"));
             initdb.args(["-D"]).arg(&data).args([
@@ -122,9 +138,6 @@ impl Cluster {
                 "--locale=C",
             ]);
             run(as_user(&mut initdb, run_as, &root), "initdb")?;
-            let mut conf = std::fs::OpenOptions::new()
-                .append(true)
-                .open(data.join("postgresql.conf"))?;
             let mut settings: Vec<(String, String)> = [
                 ("listen_addresses", "'127.0.0.1'"),
                 ("fsync", "off"),
@@ -137,34 +150,89 @@ impl Cluster {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
             settings.extend(options.settings.iter().cloned());
-            for (key, value) in settings {
-                writeln!(conf, "{key} = {value}")?;
-            }
+            append_settings(&data, &settings)?;
             std::fs::write(
                 data.join("pg_hba.conf"),
-                "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+                "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost replication postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
             )?;
         }
-        let mut last = None;
-        for _ in 0..5 {
-            let port = free_port()?;
-            match start_guardian(&bin, &data, &log, &root, port, run_as, temp.is_none()) {
-                Ok(guardian) => {
-                    return Ok(Cluster {
-                        bin,
-                        version_num,
-                        data,
-                        log,
-                        port,
-                        run_as,
-                        guardian,
-                        _temp: temp,
-                    })
-                }
-                Err(e) => last = Some(e),
+        launch(bin, version_num, root, run_as, temp)
+    }
+
+    /// A streaming hot standby of this cluster (`pg_basebackup -R`), started
+    /// on its own port, stopped and deleted like any throwaway cluster.
+    /// [`Cluster::caught_up_with`] waits for it to replay; [`Cluster::promote`]
+    /// makes it a primary.
+    pub fn standby(&self) -> Result<Cluster, Error> {
+        let pg_basebackup = self.tool("pg_basebackup")?;
+        let (temp, root) = temp_root("throwaway-pg-standby-", self.run_as)?;
+        let data = root.join("data");
+        let what = format!("{} (it must be at least the server's version)", pg_basebackup.display());
+        let mut backup = Command::new(pg_basebackup);
+        backup.arg("-D").arg(&data).args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-U",
+            "postgres",
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "--no-sync",
+        ]);
+        run(as_user(&mut backup, self.run_as, &root), &what)?;
+        append_settings(&data, &[("hot_standby".to_string(), "on".to_string())])?;
+        launch(self.bin.clone(), self.version_num, root, self.run_as, Some(temp))
+    }
+
+    /// `pg_ctl promote`: this standby stops following its primary and accepts
+    /// writes once this returns.
+    pub fn promote(&self) -> Result<(), Error> {
+        self.pg_ctl(&["promote", "-w", "-t", "60"])
+    }
+
+    /// Waits until this standby has replayed all the WAL `primary` has
+    /// written so far, so what was committed there is visible here. Fails
+    /// after 30 seconds.
+    pub async fn caught_up_with(&self, primary: &Cluster) -> Result<(), Error> {
+        const LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+        let check = |e: tokio_postgres::Error| Error::Command {
+            what: "checking the standby's replay position".to_string(),
+            detail: e.to_string(),
+        };
+        // The insert position, not pg_current_wal_lsn(): with
+        // synchronous_commit off the last commit may not be written yet.
+        let target: String = query_one(primary, "SELECT pg_current_wal_insert_lsn()::text")
+            .await
+            .map_err(check)?;
+        let (client, connection) = tokio_postgres::connect(&self.url("postgres"), tokio_postgres::NoTls)
+            .await
+            .map_err(check)?;
+        let task = tokio::spawn(connection);
+        let sql = format!("SELECT coalesce(pg_last_wal_replay_lsn()::text, 'none'), coalesce(pg_last_wal_replay_lsn() >= '{target}', false)");
+        let started = std::time::Instant::now();
+        let result = loop {
+            let row = client.query_one(&sql, &[]).await.map_err(check)?;
+            if row.get::<_, bool>(1) {
+                break Ok(());
             }
-        }
-        Err(last.expect("at least one attempt"))
+            if started.elapsed() > LIMIT {
+                break Err(Error::NotCaughtUp {
+                    port: self.port,
+                    replayed: row.get(0),
+                    target,
+                    waited: LIMIT,
+                    log: self.log.clone(),
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        };
+        drop(client);
+        let _ = task.await;
+        result
     }
 
     pub fn port(&self) -> u16 {
@@ -268,7 +336,69 @@ pub fn shared() -> Result<&'static Cluster, String> {
         .map_err(Clone::clone)
 }
 
-fn run_as() -> Result<Option<(u32, u32)>, Error> {
+/// A new temporary folder the cluster's user owns.
+pub(crate) fn temp_root(prefix: &str, run_as: Option<(u32, u32)>) -> Result<(tempfile::TempDir, PathBuf), Error> {
+    let temp = tempfile::Builder::new().prefix(prefix).tempdir()?;
+    let root = temp.path().to_path_buf();
+    if let Some((uid, gid)) = run_as {
+        chown(&root, Some(uid), Some(gid))?;
+    }
+    Ok((temp, root))
+}
+
+fn append_settings(data: &Path, settings: &[(String, String)]) -> Result<(), Error> {
+    let mut conf = std::fs::OpenOptions::new()
+        .append(true)
+        .open(data.join("postgresql.conf"))?;
+    for (key, value) in settings {
+        writeln!(conf, "{key} = {value}")?;
+    }
+    Ok(())
+}
+
+/// Starts the cluster in `root/data` on a free port, retrying on another
+/// port when one was taken meanwhile.
+fn launch(
+    bin: PathBuf,
+    version_num: u32,
+    root: PathBuf,
+    run_as: Option<(u32, u32)>,
+    temp: Option<tempfile::TempDir>,
+) -> Result<Cluster, Error> {
+    let data = root.join("data");
+    let log = root.join("server.log");
+    let mut last = None;
+    for _ in 0..5 {
+        let port = free_port()?;
+        match start_guardian(&bin, &data, &log, &root, port, run_as, temp.is_none()) {
+            Ok(guardian) => {
+                return Ok(Cluster {
+                    bin,
+                    version_num,
+                    data,
+                    log,
+                    port,
+                    run_as,
+                    guardian,
+                    _temp: temp,
+                })
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.expect("at least one attempt"))
+}
+
+async fn query_one(cluster: &Cluster, sql: &str) -> Result<String, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(&cluster.url("postgres"), tokio_postgres::NoTls).await?;
+    let task = tokio::spawn(connection);
+    let value = client.query_one(sql, &[]).await?.get(0);
+    drop(client);
+    let _ = task.await;
+    Ok(value)
+}
+
+pub(crate) fn run_as() -> Result<Option<(u32, u32)>, Error> {
     if !Uid::effective().is_root() {
         return Ok(None);
     }
@@ -301,7 +431,7 @@ fn run(cmd: &mut Command, what: &str) -> Result<(), Error> {
     })
 }
 
-fn free_port() -> std::io::Result<u16> {
+pub(crate) fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
