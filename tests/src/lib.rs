@@ -1,6 +1,8 @@
 //! Helpers for tests against a real server: one throwaway cluster per test
 //! process, one fresh database per test.
 
+pub mod children;
+
 use deadpool_postgres::Pool;
 use migrate_runtime::Migrations;
 use std::io::Write;

@@ -57,8 +57,16 @@ pub(crate) async fn apply_transaction(
     );
     let skipped = settings.matches(';').count() + usize::from(!fence.is_empty());
     run(client, &sql).await.map_err(|(e, done)| {
-        super::lease::stopped_by_fence(&e)
-            .unwrap_or_else(|| failure(file, done.saturating_sub(skipped), 0, e, None, fence.len() + settings.len()))
+        super::lease::stopped_by_fence(&e).unwrap_or_else(|| {
+            failure(
+                file,
+                done.saturating_sub(skipped),
+                0,
+                e,
+                None,
+                fence.len() + settings.len(),
+            )
+        })
     })
 }
 

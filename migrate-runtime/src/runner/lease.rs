@@ -155,7 +155,9 @@ impl Request<'_> {
         let row = |messages: Option<&[SimpleQueryMessage]>| {
             messages.and_then(|ms| {
                 ms.iter().find_map(|m| match m {
-                    SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect::<Vec<_>>()),
+                    SimpleQueryMessage::Row(r) => {
+                        Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect::<Vec<_>>())
+                    }
                     _ => None,
                 })
             })
@@ -199,15 +201,21 @@ impl Lease {
         Ok(())
     }
 
-    /// Frees the lease for the next instance.
+    /// Frees the lease for the next instance, if it is still ours.
     pub(crate) async fn release(self, client: &Client) {
         self.heartbeat.abort();
         let sql = format!(
-            "UPDATE {} SET owner = NULL, expires_at = NULL WHERE id = 1 AND token = {}",
+            "UPDATE {} SET owner = NULL, expires_at = NULL WHERE id = 1 AND token = {} RETURNING token",
             self.table, self.token
         );
         match client.simple_query(&sql).await {
-            Ok(_) => tracing::info!("Released the migration lease (token {})", self.token),
+            Ok(m) if m.iter().any(|m| matches!(m, SimpleQueryMessage::Row(_))) => {
+                tracing::info!("Released the migration lease (token {})", self.token)
+            }
+            Ok(_) => tracing::warn!(
+                "The migration lease (token {}) was no longer ours to release",
+                self.token
+            ),
             Err(e) => tracing::warn!(
                 "releasing the migration lease (token {}): {e}; it expires by itself",
                 self.token
@@ -244,9 +252,12 @@ pub(crate) fn lost(token: i64) -> Error {
 /// advisory lock, since concurrent `CREATE TABLE IF NOT EXISTS` collide;
 /// elsewhere a collision is retried once.
 async fn create(client: &Client, table: &TableName, key: Option<i64>) -> Result<(), Error> {
-    let exists = first_value(client, &format!("SELECT to_regclass({}) IS NOT NULL", quote_literal(&table.to_string())))
-        .await
-        .map_err(Error::db(format!("looking for {table}")))?;
+    let exists = first_value(
+        client,
+        &format!("SELECT to_regclass({}) IS NOT NULL", quote_literal(&table.to_string())),
+    )
+    .await
+    .map_err(Error::db(format!("looking for {table}")))?;
     if exists.as_deref() == Some("t") {
         return Ok(());
     }
@@ -288,7 +299,10 @@ fn heartbeat(pool: Pool, table: TableName, token: i64, length: Duration, lost: A
         let mut connection = None;
         loop {
             tokio::time::sleep(length / 3).await;
-            if connection.as_ref().is_none_or(|c: &deadpool_postgres::ClientWrapper| c.is_closed()) {
+            if connection
+                .as_ref()
+                .is_none_or(|c: &deadpool_postgres::ClientWrapper| c.is_closed())
+            {
                 use deadpool::managed::Manager as _;
                 connection = match pool.manager().create().await {
                     Ok(c) => Some(c),

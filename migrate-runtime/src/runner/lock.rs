@@ -162,9 +162,7 @@ async fn try_lock(client: &Client, key: i64, lease: &TableName, prefix: &str) ->
     }
     let live = first_value(
         client,
-        &format!(
-            "SELECT owner FROM {lease} WHERE id = 1 AND owner IS NOT NULL AND expires_at > clock_timestamp()"
-        ),
+        &format!("SELECT owner FROM {lease} WHERE id = 1 AND owner IS NOT NULL AND expires_at > clock_timestamp()"),
     )
     .await
     .map_err(Error::db(format!("reading the migration lease in {lease}")))?;

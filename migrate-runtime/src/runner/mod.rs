@@ -198,7 +198,11 @@ impl Runner {
         // A waiter that finds the work done when the lock is released
         // returns without taking it.
         match Locked::take(client, self, pool, &read.server, owner, Some(&expected)).await? {
-            Some(locked) => locked.hold(async |session| self.migrate(session, pool, report).await).await,
+            Some(locked) => {
+                locked
+                    .hold(async |session| self.migrate(session, pool, report).await)
+                    .await
+            }
             None => {
                 tracing::info!("Database is up to date");
                 Ok(())

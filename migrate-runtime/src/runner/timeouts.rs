@@ -190,7 +190,11 @@ pub(crate) async fn apply(
     let fence = session.fence();
     let mut tries = Tries::new(file, &schedule);
     loop {
-        let settings = format!("{}{}", session.engine().settings(), schedule.settings(tries.attempt, true));
+        let settings = format!(
+            "{}{}",
+            session.engine().settings(),
+            schedule.settings(tries.attempt, true)
+        );
         let (result, blockers) = watched(watch, client, schedule.lock(tries.attempt), async {
             apply_transaction(client, table, file, fence.as_deref(), &settings).await
         })

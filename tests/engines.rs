@@ -1,0 +1,195 @@
+//! The runner's choices on PostgreSQL-compatible engines, against a real
+//! PostgreSQL that plays each engine: a schema placed before `pg_catalog`
+//! on the database's `search_path` holds stand-ins for `version()`, the
+//! advisory lock functions and Citus's functions, which the runner calls
+//! unqualified. The engines themselves are not tested here (none can be
+//! installed on this machine); `docs/distributed.md` says what that leaves.
+
+use deadpool_postgres::Pool;
+use migrate_runtime::{Error, LockMode};
+use migrate_tests::{fresh, migrations, rows, value, Logs};
+
+const COCKROACH: &str = "CockroachDB CCL v24.1.0 (x86_64-pc-linux-gnu, built 2024/05/15 21:28:29, go1.22.2)";
+const YUGABYTE: &str = "PostgreSQL 11.2-YB-2.20.1.0-b0 on x86_64-pc-linux-gnu, compiled by clang version 16.0.6";
+
+/// A fresh database whose sessions resolve `stubs` (SQL creating
+/// functions in schema `engine`) before the built-in functions.
+async fn playing(stubs: &str) -> (String, Pool) {
+    let (url, name, pool) = fresh().await;
+    let admin = pool.get().await.unwrap();
+    admin
+        .batch_execute(&format!(
+            "CREATE SCHEMA engine; {stubs} ALTER DATABASE {name} SET search_path = public, engine, pg_catalog;"
+        ))
+        .await
+        .unwrap();
+    drop(deadpool_postgres::Object::take(admin));
+    let pool = migrate_runtime::pool_from_url(&url, 4).unwrap();
+    (url, pool)
+}
+
+fn version(text: &str) -> String {
+    format!("CREATE FUNCTION engine.version() RETURNS text LANGUAGE sql AS $$SELECT '{text}'::text$$;")
+}
+
+/// CockroachDB's `pg_try_advisory_lock` returns true and locks nothing.
+const NO_OP_ADVISORY_LOCK: &str =
+    "CREATE FUNCTION engine.pg_try_advisory_lock(bigint) RETURNS boolean LANGUAGE sql AS $$SELECT true$$;";
+
+const FILES: &[(&str, &str)] = &[
+    ("001_t.sql", "CREATE TABLE t (a int);"),
+    ("002_rows.sql", "INSERT INTO t VALUES (1);\nINSERT INTO t VALUES (2);"),
+];
+
+/// The lease row after a run: (token, owner is NULL).
+async fn lease_row(pool: &Pool) -> Vec<Vec<Option<String>>> {
+    rows(
+        pool,
+        "SELECT token::text, (owner IS NULL)::text FROM schema_migrations_lock",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn on_cockroachdb_a_lease_is_used_and_files_run_statement_by_statement() {
+    let (_url, pool) = playing(&format!("{}{NO_OP_ADVISORY_LOCK}", version(COCKROACH))).await;
+    let (_dir, set) = migrations(&[
+        FILES[0],
+        FILES[1],
+        (
+            "003_half.sql",
+            "INSERT INTO t VALUES (3);\nINSERT INTO missing VALUES (4);",
+        ),
+    ]);
+    let (logs, _guard) = Logs::capture();
+    let e = set.run(&pool).await.unwrap_err();
+    let text = logs.text();
+    assert!(
+        text.contains("Using a lease as the migration lock: CockroachDB's pg_try_advisory_lock always returns true"),
+        "{text}"
+    );
+    let Error::Migration(m) = e else { panic!("{e}") };
+    assert_eq!(
+        (m.file_name.as_str(), m.statement, m.completed),
+        ("003_half.sql", 2, Some(1))
+    );
+    // Statement by statement: the first INSERT of the failed file stays.
+    assert_eq!(
+        value(&pool, "SELECT string_agg(a::text, ',' ORDER BY a) FROM t").await,
+        "1,2,3"
+    );
+    assert_eq!(value(&pool, "SELECT count(*) FROM schema_migrations").await, "2");
+    assert_eq!(
+        lease_row(&pool).await,
+        vec![vec![Some("1".into()), Some("true".into())]]
+    );
+}
+
+#[tokio::test]
+async fn on_yugabytedb_a_lease_is_used_without_touching_advisory_locks() {
+    let unsupported = "CREATE FUNCTION engine.pg_try_advisory_lock(bigint) RETURNS boolean LANGUAGE plpgsql AS \
+        $$BEGIN RAISE EXCEPTION 'advisory locks are not yet implemented' USING ERRCODE = '0A000'; END$$; \
+        CREATE FUNCTION engine.pg_try_advisory_xact_lock(bigint) RETURNS boolean LANGUAGE plpgsql AS \
+        $$BEGIN RAISE EXCEPTION 'advisory locks are not yet implemented' USING ERRCODE = '0A000'; END$$; \
+        CREATE FUNCTION engine.pg_advisory_xact_lock(bigint) RETURNS void LANGUAGE plpgsql AS \
+        $$BEGIN RAISE EXCEPTION 'advisory locks are not yet implemented' USING ERRCODE = '0A000'; END$$;";
+    let (_url, pool) = playing(&format!("{}{unsupported}", version(YUGABYTE))).await;
+    let (_dir, set) = migrations(FILES);
+    let (logs, _guard) = Logs::capture();
+    let report = set.run(&pool).await.unwrap();
+    assert_eq!(report.applied.len(), 2);
+    assert!(
+        logs.text().contains("YugabyteDB has no advisory locks"),
+        "{}",
+        logs.text()
+    );
+    assert_eq!(
+        lease_row(&pool).await,
+        vec![vec![Some("1".into()), Some("true".into())]]
+    );
+    assert!(set.run(&pool).await.unwrap().up_to_date());
+}
+
+#[tokio::test]
+async fn a_session_lock_that_locks_nothing_is_not_trusted() {
+    // PostgreSQL by its version(), but its advisory lock does nothing: the
+    // proof in pg_locks fails, and auto falls back to the lease.
+    let (_url, pool) = playing(NO_OP_ADVISORY_LOCK).await;
+    let (_dir, set) = migrations(FILES);
+    let (logs, _guard) = Logs::capture();
+    assert_eq!(set.run(&pool).await.unwrap().applied.len(), 2);
+    assert!(
+        logs.text()
+            .contains("the session lock did not stay with this connection's backend"),
+        "{}",
+        logs.text()
+    );
+    assert_eq!(
+        lease_row(&pool).await,
+        vec![vec![Some("1".into()), Some("true".into())]]
+    );
+}
+
+#[tokio::test]
+async fn on_plain_postgresql_auto_keeps_the_session_lock() {
+    let (_, _, pool) = fresh().await;
+    let (_dir, set) = migrations(FILES);
+    let (logs, _guard) = Logs::capture();
+    assert_eq!(set.run(&pool).await.unwrap().applied.len(), 2);
+    assert!(!logs.text().contains("lease"), "{}", logs.text());
+    assert_eq!(
+        value(&pool, "SELECT to_regclass('schema_migrations_lock') IS NULL").await,
+        "t"
+    );
+}
+
+#[tokio::test]
+async fn on_a_citus_worker_nothing_runs_and_on_the_coordinator_ddl_runs_sequentially() {
+    let citus = |coordinator: bool| {
+        format!(
+            "CREATE FUNCTION engine.citus_version() RETURNS text LANGUAGE sql AS $$SELECT 'Citus 12.1.1'::text$$; \
+             CREATE FUNCTION engine.citus_is_coordinator() RETURNS boolean LANGUAGE sql AS $$SELECT {coordinator}$$;"
+        )
+    };
+    let (_dir, set) = migrations(&[(
+        "001_mode.sql",
+        "CREATE TABLE mode AS SELECT current_setting('citus.multi_shard_modify_mode') AS m;",
+    )]);
+
+    let (_url, worker) = playing(&citus(false)).await;
+    let e = set.run(&worker).await.unwrap_err().to_string();
+    assert!(
+        e.contains("is a Citus worker node; run migrations on the coordinator"),
+        "{e}"
+    );
+    assert_eq!(
+        value(&worker, "SELECT to_regclass('schema_migrations') IS NULL").await,
+        "t"
+    );
+
+    let (_url, coordinator) = playing(&citus(true)).await;
+    assert_eq!(set.run(&coordinator).await.unwrap().applied.len(), 1);
+    assert_eq!(value(&coordinator, "SELECT m FROM mode").await, "sequential");
+}
+
+#[tokio::test]
+async fn lock_mode_none_takes_no_lock_and_lease_can_be_asked_for() {
+    let (_, _, pool) = fresh().await;
+    let (_dir, set) = migrations(FILES);
+    let (logs, _guard) = Logs::capture();
+    let report = set.runner().lock_mode(LockMode::None).run(&pool).await.unwrap();
+    assert_eq!(report.applied.len(), 2);
+    assert!(
+        logs.text().contains("Lock mode none: no lock is taken"),
+        "{}",
+        logs.text()
+    );
+
+    let (_, _, pool) = fresh().await;
+    set.runner().lock_mode(LockMode::Lease).run(&pool).await.unwrap();
+    assert_eq!(
+        lease_row(&pool).await,
+        vec![vec![Some("1".into()), Some("true".into())]]
+    );
+    assert!(migrate_tests::advisory_locks(&pool).await.is_empty());
+}

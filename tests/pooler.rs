@@ -1,0 +1,156 @@
+//! Behind PgBouncer in transaction pooling, with a pool smaller than the
+//! number of instances: a session advisory lock would belong to whichever
+//! server backend ran the statement, so `auto` takes the lease, and every
+//! file is still applied exactly once.
+
+use deadpool_postgres::Pool;
+use migrate_runtime::{embed_migrations, pool_from_url, Migrations};
+use migrate_tests::children::{assert_applied_exactly_once, at_the_gate, go, hold_gate, open_gate, spawn, wait_all};
+use migrate_tests::{cluster, fresh, value};
+use std::process::{Child, Command};
+use std::time::Duration;
+use throwaway_pg::{Pooler, PoolerOptions};
+
+static LOAD: Migrations = embed_migrations!("fixtures/load");
+
+/// A child process: waits for a line on stdin, then migrates through the
+/// URL it is given, with a lease of `MIGRATE_CHILD_LEASE_MS`.
+#[test]
+#[ignore = "started by the pooler tests as a child process"]
+fn child() {
+    let url = std::env::var("MIGRATE_CHILD_URL").expect("MIGRATE_CHILD_URL");
+    let lease: u64 = std::env::var("MIGRATE_CHILD_LEASE_MS").map_or(30_000, |ms| ms.parse().unwrap());
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let pool = pool_from_url(&url, 1).unwrap();
+        let runner = LOAD
+            .runner()
+            .lock_poll_max(Duration::from_millis(50))
+            .lease(Duration::from_millis(lease));
+        runner.run(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+    });
+}
+
+/// PgBouncer in transaction pooling with four server connections.
+fn pooler() -> Pooler {
+    let options = PoolerOptions {
+        pool_size: 4,
+        ..PoolerOptions::default()
+    };
+    Pooler::start(cluster(), options).unwrap_or_else(|e| panic!("cannot start PgBouncer: {e}"))
+}
+
+/// The lease row: its token, and whether it is free.
+async fn lease(pool: &Pool) -> (i64, bool) {
+    let token = value(pool, "SELECT token FROM schema_migrations_lock").await;
+    let free = value(pool, "SELECT owner IS NULL FROM schema_migrations_lock").await;
+    (token.parse().unwrap(), free == "t")
+}
+
+fn signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_instances_through_a_transaction_pooler_apply_each_file_once() {
+    let pooler = pooler();
+    for round in 0..3 {
+        let (_, name, pool) = fresh().await;
+        let through = pooler.url(&name);
+        let mut children: Vec<Child> = (0..8)
+            .map(|i| spawn(&through, &format!("pooled-{round}-{i}"), &[]))
+            .collect();
+        go(&mut children);
+        for (i, (ok, stderr)) in wait_all(children, Duration::from_secs(120)).into_iter().enumerate() {
+            assert!(ok, "round {round}, process {i} failed:\n{stderr}");
+        }
+        // Each file once, its effect once, the CIC's index valid, and no
+        // advisory lock left on any backend of this database.
+        assert_applied_exactly_once(&pool).await;
+        let (token, free) = lease(&pool).await;
+        assert!(
+            token >= 1 && free,
+            "the lease was used and released: token {token}, free {free}"
+        );
+        let again = LOAD.run(&pool_from_url(&through, 1).unwrap()).await.unwrap();
+        assert!(again.up_to_date(), "{again:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_lease_holder_is_taken_over_once_its_lease_expires() {
+    let pooler = pooler();
+    let (_, name, pool) = fresh().await;
+    let gate = hold_gate(&pool).await;
+    let through = pooler.url(&name);
+    let mut children: Vec<Child> = (0..3)
+        .map(|i| spawn(&through, &format!("racer-{i}"), &[("MIGRATE_CHILD_LEASE_MS", "2000")]))
+        .collect();
+    go(&mut children);
+    at_the_gate(&pool).await;
+    // The owner names the holder's process: `<host> pid <pid> run <nonce>`.
+    let owner = value(&pool, "SELECT owner FROM schema_migrations_lock").await;
+    let pid: u32 = owner
+        .split(" pid ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let index = children
+        .iter()
+        .position(|c| c.id() == pid)
+        .expect("the holder is one of the children");
+    let mut victim = children.remove(index);
+    victim.kill().unwrap();
+    let _ = victim.wait();
+    open_gate(gate).await;
+    for (ok, stderr) in wait_all(children, Duration::from_secs(120)) {
+        assert!(ok, "{stderr}");
+    }
+    assert_applied_exactly_once(&pool).await;
+    let (token, free) = lease(&pool).await;
+    assert!(
+        token >= 2 && free,
+        "taken over once expired: token {token}, free {free}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_holder_that_lost_its_lease_records_nothing_more() {
+    let pooler = pooler();
+    let (_, name, pool) = fresh().await;
+    let gate = hold_gate(&pool).await;
+    let through = pooler.url(&name);
+    let short = [("MIGRATE_CHILD_LEASE_MS", "2000")];
+    let mut paused = vec![spawn(&through, "paused", &short)];
+    go(&mut paused);
+    at_the_gate(&pool).await;
+    signal(&paused[0], "-STOP");
+    let mut successor = vec![spawn(&through, "successor", &short)];
+    go(&mut successor);
+    // The paused holder's backend finishes file 030 (the server does not
+    // wait for its client); the successor takes the lease over once it
+    // expires and applies the rest.
+    open_gate(gate).await;
+    let (ok, stderr) = wait_all(successor, Duration::from_secs(120)).remove(0);
+    assert!(ok, "{stderr}");
+    let recorded = value(&pool, "SELECT count(*) FROM schema_migrations").await;
+    signal(&paused[0], "-CONT");
+    let (ok, stderr) = wait_all(paused, Duration::from_secs(60)).remove(0);
+    assert!(!ok, "the paused holder must fail");
+    assert!(stderr.contains("lost the migration lease"), "{stderr}");
+    assert_eq!(value(&pool, "SELECT count(*) FROM schema_migrations").await, recorded);
+    assert_applied_exactly_once(&pool).await;
+}

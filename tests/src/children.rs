@@ -1,0 +1,118 @@
+//! Child processes that migrate the `fixtures/load` set, started by the
+//! load, fault and pooler tests: each is the calling test binary running
+//! its ignored `child` test, which reads `MIGRATE_CHILD_URL`. Migration 030
+//! passes a gate, `pg_advisory_xact_lock(777)`, that a test can hold shut
+//! to stop a child at a known point.
+
+use crate::{advisory_locks, rows, value};
+use deadpool_postgres::Pool;
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Starts the calling binary's ignored `child` test with `url`, named
+/// `name` (its `application_name`), and `env`; it waits for [`go`].
+pub fn spawn(url: &str, name: &str, env: &[(&str, &str)]) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            "child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+            "--quiet",
+        ])
+        .env("MIGRATE_CHILD_URL", format!("{url}?application_name={name}"))
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Lets the children start, all at once.
+pub fn go(children: &mut [Child]) {
+    for child in children.iter_mut() {
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"go\n").unwrap();
+    }
+}
+
+/// Exit codes (true = success) and stderr, failing the test after `limit`.
+pub fn wait_all(children: Vec<Child>, limit: Duration) -> Vec<(bool, String)> {
+    let (tx, rx) = mpsc::channel();
+    let count = children.len();
+    for (i, child) in children.into_iter().enumerate() {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let out = child.wait_with_output().unwrap();
+            let _ = tx.send((
+                i,
+                out.status.success(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            ));
+        });
+    }
+    let mut results = vec![(false, String::new()); count];
+    for _ in 0..count {
+        let (i, ok, err) = rx.recv_timeout(limit).expect("a child process hung");
+        results[i] = (ok, err);
+    }
+    results
+}
+
+/// Every migration recorded once, and its effect happened once.
+pub async fn assert_applied_exactly_once(pool: &Pool) {
+    let recorded = rows(
+        pool,
+        "SELECT filename, count(*) FROM schema_migrations GROUP BY filename HAVING count(*) <> 1",
+    )
+    .await;
+    assert!(recorded.is_empty(), "recorded more than once: {recorded:?}");
+    assert_eq!(value(pool, "SELECT count(*) FROM schema_migrations").await, "40");
+    assert_eq!(value(pool, "SELECT count(*) FROM effects").await, "39");
+    assert_eq!(value(pool, "SELECT count(DISTINCT name) FROM effects").await, "39");
+    assert_eq!(
+        value(
+            pool,
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'idx_effects_name'::regclass"
+        )
+        .await,
+        "t"
+    );
+    assert!(advisory_locks(pool).await.is_empty());
+}
+
+/// Waits until a backend of `database` waits at the gate; returns its
+/// application_name and pid.
+pub async fn at_the_gate(pool: &Pool) -> (String, String) {
+    loop {
+        let waiting = rows(
+            pool,
+            "SELECT application_name, pid FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND query LIKE '%pg_advisory_xact_lock(777)%'",
+        )
+        .await;
+        if let Some(row) = waiting.first() {
+            return (row[0].clone().unwrap_or_default(), row[1].clone().unwrap_or_default());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A connection of the test that holds the gate shut.
+pub async fn hold_gate(pool: &Pool) -> deadpool_postgres::Object {
+    let gate = pool.get().await.unwrap();
+    gate.batch_execute("SELECT pg_advisory_lock(777)").await.unwrap();
+    gate
+}
+
+/// Opens the gate. (Dropping a pooled connection would keep its lock.)
+/// A backend whose client was killed while it waited at the gate then
+/// finishes its file, fails to answer, and exits: the server notices a dead
+/// client only when it next talks to it.
+pub async fn open_gate(gate: deadpool_postgres::Object) {
+    gate.batch_execute("SELECT pg_advisory_unlock(777)").await.unwrap();
+}
