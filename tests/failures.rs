@@ -208,3 +208,25 @@ async fn an_error_printed_with_its_source_chain_says_each_thing_once() {
          ERROR 42P01: relation \"public.schema_migrations\" does not exist"
     );
 }
+
+#[tokio::test]
+async fn a_failed_create_index_concurrently_names_the_invalid_index_it_left() {
+    let (_, _, pool) = fresh().await;
+    let (_dir, set) = migrations(&[
+        ("001_t.sql", "CREATE TABLE t (a int);\nINSERT INTO t VALUES (1), (1);"),
+        (
+            "002_unique.sql",
+            "-- migrate: no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY t_a ON t (a);",
+        ),
+    ]);
+    let e = migration_error(set.run(&pool).await.unwrap_err());
+    assert_eq!(
+        (e.code.as_str(), e.invalid_index.as_deref()),
+        ("23505", Some("public.t_a"))
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("left the INVALID index public.t_a; remove it with `DROP INDEX CONCURRENTLY public.t_a;`"),
+        "{text}"
+    );
+}
