@@ -52,6 +52,26 @@ async fn lease(pool: &Pool) -> (i64, bool) {
     (token.parse().unwrap(), free == "t")
 }
 
+/// Waits until the stopped holder's lease has expired and another instance
+/// waits to take it over, or already took it. The holder stopped inside
+/// file 030's transaction, whose fence holds the lease row, with the rest
+/// of its files sent behind it. If that transaction is still open, opening
+/// the gate lets file 030 commit under the lease it still held; then the
+/// takeover happens and the next file's fence refuses. (PgBouncer cancels
+/// the query of a client that disconnects, so a killed holder's
+/// transaction may already be gone, and the lease taken over.)
+async fn expired_and_contested(pool: &Pool) {
+    let contested = "SELECT EXISTS (SELECT FROM schema_migrations_lock WHERE token > 1) \
+                     OR (SELECT expires_at < clock_timestamp() FROM schema_migrations_lock) \
+                     AND EXISTS (SELECT FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+                     AND query LIKE '%schema_migrations_lock\" AS l %')";
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while value(pool, contested).await != "t" {}
+    })
+    .await
+    .expect("the lease expires and another instance waits for it");
+}
+
 fn signal(child: &Child, signal: &str) {
     let status = Command::new("kill")
         .args([signal, &child.id().to_string()])
@@ -115,6 +135,7 @@ async fn a_killed_lease_holder_is_taken_over_once_its_lease_expires() {
     let mut victim = children.remove(index);
     victim.kill().unwrap();
     let _ = victim.wait();
+    expired_and_contested(&pool).await;
     open_gate(gate).await;
     for (ok, stderr) in wait_all(children, Duration::from_secs(120)) {
         assert!(ok, "{stderr}");
@@ -140,9 +161,7 @@ async fn a_paused_holder_that_lost_its_lease_records_nothing_more() {
     signal(&paused[0], "-STOP");
     let mut successor = vec![spawn(&through, "successor", &short)];
     go(&mut successor);
-    // The paused holder's backend finishes file 030 (the server does not
-    // wait for its client); the successor takes the lease over once it
-    // expires and applies the rest.
+    expired_and_contested(&pool).await;
     open_gate(gate).await;
     let (ok, stderr) = wait_all(successor, Duration::from_secs(120)).remove(0);
     assert!(ok, "{stderr}");

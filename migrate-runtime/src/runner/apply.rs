@@ -37,9 +37,47 @@ pub(crate) async fn make_durable(client: &Client, table: &TableName) -> Result<(
         .map_err(Error::db("waiting for the applied migrations to reach the disk"))
 }
 
+/// A normal file as one implicit transaction: `guards` (each one
+/// statement: the lease's fence, the pipeline's chain), then `settings`
+/// (`SET LOCAL` statements, each ending in `;`, on one line), the file,
+/// its tracking row and the session reset.
+pub(crate) struct Transaction {
+    pub(crate) file: Migration,
+    pub(crate) sql: String,
+    /// Statements before the file's own.
+    skipped: usize,
+    /// Characters before the file's own (all ASCII).
+    prefix: usize,
+}
+
+impl Transaction {
+    pub(crate) fn new(table: &TableName, file: Migration, guards: &[&str], settings: &str) -> Transaction {
+        let skipped = settings.matches(';').count() + guards.len();
+        let guards = guards.concat();
+        // The newline ends a trailing `--` comment; the `;` ends a last
+        // statement written without one.
+        let sql = format!(
+            "{guards}{settings}{}\n;\n{} {RESET_SESSION} {NO_FLUSH_WAIT}",
+            file.sql(),
+            record(table, &file, SERVER_DURATION)
+        );
+        Transaction {
+            file,
+            skipped,
+            prefix: guards.len() + settings.len(),
+            sql,
+        }
+    }
+
+    /// The error for this transaction's failure after `done` statements.
+    pub(crate) fn failure(&self, e: tokio_postgres::Error, done: usize) -> Error {
+        super::lease::stopped_by_fence(&e)
+            .unwrap_or_else(|| failure(self.file, done.saturating_sub(self.skipped), 0, e, None, self.prefix))
+    }
+}
+
 /// Applies a normal file in one implicit transaction, after the lease's
-/// `fence` (one statement) and `settings`: `SET LOCAL` statements, each
-/// ending in `;`, on one line.
+/// `fence` and `settings` (see [`Transaction`]).
 pub(crate) async fn apply_transaction(
     client: &Client,
     table: &TableName,
@@ -47,27 +85,10 @@ pub(crate) async fn apply_transaction(
     fence: Option<&str>,
     settings: &str,
 ) -> Result<(), Error> {
-    let fence = fence.unwrap_or_default();
-    // The newline ends a trailing `--` comment; the `;` ends a last
-    // statement written without one.
-    let sql = format!(
-        "{fence}{settings}{}\n;\n{} {RESET_SESSION} {NO_FLUSH_WAIT}",
-        file.sql(),
-        record(table, &file, SERVER_DURATION)
-    );
-    let skipped = settings.matches(';').count() + usize::from(!fence.is_empty());
-    run(client, &sql).await.map_err(|(e, done)| {
-        super::lease::stopped_by_fence(&e).unwrap_or_else(|| {
-            failure(
-                file,
-                done.saturating_sub(skipped),
-                0,
-                e,
-                None,
-                fence.len() + settings.len(),
-            )
-        })
-    })
+    let transaction = Transaction::new(table, file, fence.as_slice(), settings);
+    run(client, &transaction.sql)
+        .await
+        .map_err(|(e, done)| transaction.failure(e, done))
 }
 
 /// Runs statement `index` of a `no-transaction` file on its own.

@@ -181,14 +181,15 @@ struct Holder {
 }
 
 impl Lease {
-    /// The statement that starts each file's transaction: it raises
+    /// The statement (a `DO $guard$` block) that starts each file's
+    /// transaction: it raises
     /// [`LOST`] unless the lease is still ours, and keeps it ours until
     /// the transaction ends.
     pub(crate) fn fence(&self) -> String {
         format!(
-            "DO $fence$ BEGIN PERFORM 1 FROM {} WHERE id = 1 AND token = {} FOR KEY SHARE; \
+            "DO $guard$ BEGIN PERFORM 1 FROM {} WHERE id = 1 AND token = {} FOR KEY SHARE; \
              IF NOT FOUND THEN RAISE EXCEPTION 'this instance lost the migration lease (token {}): another instance took it over' \
-             USING ERRCODE = '{LOST}'; END IF; END $fence$;",
+             USING ERRCODE = '{LOST}'; END IF; END $guard$;",
             self.table, self.token, self.token
         )
     }

@@ -6,6 +6,7 @@ pub(crate) mod handover;
 pub(crate) mod history;
 mod lease;
 pub(crate) mod lock;
+mod pipeline;
 mod query;
 pub(crate) mod script;
 mod server;
@@ -240,33 +241,70 @@ impl Runner {
         if !pending.is_empty() {
             tracing::info!("Found {} pending migration(s)", pending.len());
         }
-        let mut watch = timeouts::Watch::new(pool, session.stable_session());
         let applied_before = report.applied.len();
-        for file in pending {
-            let started = Instant::now();
-            let result = match session.check() {
-                Ok(()) => timeouts::apply(&mut watch, session, file, &self.timeouts).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                tracing::error!("Failed to apply {}", file.file_name());
-                if report.applied.len() > applied_before {
-                    if let Err(flush) = apply::make_durable(client, table).await {
-                        tracing::warn!("{flush}");
-                    }
+        if let Err(e) = self.apply_pending(session, pool, &pending, report).await {
+            if report.applied.len() > applied_before {
+                if let Err(flush) = apply::make_durable(client, table).await {
+                    tracing::warn!("{flush}");
                 }
-                return Err(e);
             }
-            let duration = started.elapsed();
+            return Err(e);
+        }
+        session.check()?;
+        report.repeated = crate::repeatable::apply_all(client, table, &repeatables).await?;
+        apply::make_durable(client, table).await?;
+        Ok(())
+    }
+
+    /// Applies `pending` in order: runs of normal files pipelined, the
+    /// others (and a file whose pipelined attempt hit `lock_timeout`) one
+    /// at a time with retries. Stops at the first failure.
+    async fn apply_pending(
+        &self,
+        session: &Locked,
+        pool: &Pool,
+        pending: &[crate::Migration],
+        report: &mut Report,
+    ) -> Result<(), Error> {
+        let mut watch = timeouts::Watch::new(pool, session.stable_session());
+        let mut rest = pending;
+        let mut applied = |file: crate::Migration, duration: Duration| {
             tracing::info!("Applied: {} ({} ms)", file.file_name(), duration.as_millis());
             report.applied.push(Applied {
                 file_name: file.file_name().to_string(),
                 duration,
             });
+        };
+        while !rest.is_empty() {
+            session.check()?;
+            let run = rest
+                .iter()
+                .take_while(|f| !f.no_transaction() && !session.engine().statementwise())
+                .count();
+            if run > 1 {
+                match pipeline::apply(session, &rest[..run], &self.timeouts, &mut applied).await {
+                    Ok(()) => {
+                        rest = &rest[run..];
+                        continue;
+                    }
+                    Err((failed, e)) => {
+                        rest = &rest[failed..];
+                        if !timeouts::lock_timed_out(&e) {
+                            tracing::error!("Failed to apply {}", rest[0].file_name());
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+            let file = rest[0];
+            let started = Instant::now();
+            if let Err(e) = timeouts::apply(&mut watch, session, file, &self.timeouts).await {
+                tracing::error!("Failed to apply {}", file.file_name());
+                return Err(e);
+            }
+            applied(file, started.elapsed());
+            rest = &rest[1..];
         }
-        session.check()?;
-        report.repeated = crate::repeatable::apply_all(client, table, &repeatables).await?;
-        apply::make_durable(client, table).await?;
         Ok(())
     }
 

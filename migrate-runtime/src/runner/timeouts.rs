@@ -6,6 +6,7 @@
 
 use super::apply::{apply_statement, apply_transaction, record_statementwise};
 use super::query::first_value;
+use super::server::Engine;
 use super::Locked;
 use crate::error::{BlockedError, Blocker, MigrationError};
 use crate::{Error, Migration, Statement};
@@ -169,6 +170,11 @@ impl Schedule {
         }
         sql
     }
+}
+
+/// The settings of `file`'s first attempt, each ending in `;`.
+pub(crate) fn first_settings(file: Migration, options: &Timeouts, engine: Engine) -> String {
+    format!("{}{}", engine.settings(), Schedule::of(file, options).settings(1, true))
 }
 
 /// Applies `file`: a normal file as a whole, retried as a whole; a
@@ -443,7 +449,7 @@ fn unquote(word: &str) -> String {
     }
 }
 
-fn lock_timed_out(e: &Error) -> bool {
+pub(crate) fn lock_timed_out(e: &Error) -> bool {
     match e {
         Error::Migration(m) => m.code == SqlState::LOCK_NOT_AVAILABLE.code(),
         Error::Database { cause, .. } => cause.code() == Some(&SqlState::LOCK_NOT_AVAILABLE),
