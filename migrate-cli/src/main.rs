@@ -11,6 +11,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use tracing_subscriber::filter::LevelFilter;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -149,7 +150,14 @@ fn check(dir: &std::path::Path, deny_warnings: bool, all: bool) -> ExitCode {
 
 fn database(cli: &Cli, command: &migrate_runtime::cli::Command) -> ExitCode {
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    // Many targets report one line each (and a progress bar on a terminal),
+    // so their runners' info lines would only bury it.
+    let level = match command.fan_out() {
+        Some(_) => LevelFilter::WARN,
+        None => LevelFilter::INFO,
+    };
     tracing_subscriber::fmt()
+        .with_max_level(level)
         .with_ansi(colour)
         .with_target(false)
         .without_time()
@@ -173,7 +181,7 @@ fn database(cli: &Cli, command: &migrate_runtime::cli::Command) -> ExitCode {
         .build()
         .map(|rt| {
             rt.block_on(async {
-                let pool = pool_from_url(url, 2)?;
+                let pool = pool_from_url(url, command.fan_out().map_or(2, |t| t.connections()))?;
                 let runner = migrations
                     .runner()
                     .table(&cli.table)?

@@ -32,6 +32,8 @@ pub struct Runner {
     policies: Policies,
     target: Option<u64>,
     timeouts: Timeouts,
+    search_path: Option<String>,
+    create_schema: bool,
 }
 
 impl Runner {
@@ -44,6 +46,8 @@ impl Runner {
             policies: Policies::default(),
             target: None,
             timeouts: Timeouts::default(),
+            search_path: None,
+            create_schema: false,
         }
     }
 
@@ -52,6 +56,27 @@ impl Runner {
     pub fn table(mut self, name: &str) -> Result<Self, Error> {
         self.table = name.parse().map_err(Error::Refused)?;
         Ok(self)
+    }
+
+    /// Migrates the schema `schema` (its name as the catalog spells it):
+    /// the tracking table becomes `<schema>.<table>`, and every file runs
+    /// with `search_path` set to that schema alone, so unqualified names
+    /// land in it. `run` refuses a missing schema unless
+    /// [`create_schema`](Runner::create_schema) is set.
+    pub fn schema(mut self, schema: &str) -> Self {
+        self.table = TableName {
+            schema: Some(schema.to_string()),
+            name: self.table.name,
+        };
+        self.search_path = Some(schema.to_string());
+        self
+    }
+
+    /// Whether `run` creates the [`schema`](Runner::schema) when it is
+    /// missing (default: no, it fails naming the schema).
+    pub fn create_schema(mut self, create: bool) -> Self {
+        self.create_schema = create;
+        self
     }
 
     /// How long to wait for the server to accept connections (default 30 s).
@@ -108,6 +133,12 @@ impl Runner {
         self.target
     }
 
+    /// `SET LOCAL search_path` for a file's transaction when the runner
+    /// migrates a [`schema`](Runner::schema), else empty.
+    pub(crate) fn search_path_setting(&self) -> String {
+        crate::fanout::search_path(self.search_path.as_deref(), true)
+    }
+
     /// Waits for the server, then applies every pending migration (up to the
     /// target) exactly once, even when many instances run at once.
     ///
@@ -149,6 +180,8 @@ impl Runner {
                     ..Report::default()
                 });
             }
+        } else if let (Some(schema), false) = (&self.search_path, self.create_schema) {
+            crate::fanout::require_schema(&client, schema).await?;
         }
         // A waiter that finds the work done when the lock is released
         // returns without taking it.
@@ -195,7 +228,7 @@ impl Runner {
         let mut watch = timeouts::Watch::new(pool);
         for file in pending {
             let started = Instant::now();
-            if let Err(e) = timeouts::apply(&mut watch, client, table, file, &self.timeouts).await {
+            if let Err(e) = timeouts::apply(&mut watch, client, table, file, &self.timeouts, self.search_path.as_deref()).await {
                 tracing::error!("Failed to apply {}", file.file_name());
                 if !report.applied.is_empty() {
                     if let Err(flush) = apply::make_durable(client, table).await {
@@ -211,7 +244,7 @@ impl Runner {
                 duration,
             });
         }
-        report.repeated = crate::repeatable::apply_all(client, table, &repeatables).await?;
+        report.repeated = crate::repeatable::apply_all(client, table, &self.search_path_setting(), &repeatables).await?;
         apply::make_durable(client, table).await?;
         Ok(report)
     }

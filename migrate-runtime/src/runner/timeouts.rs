@@ -105,15 +105,17 @@ impl<'a> Watch<'a> {
     }
 }
 
-/// The settings of one file: directives over the runner's defaults.
+/// The settings of one file: directives over the runner's defaults, and
+/// the schema a [`Runner::schema`](crate::Runner::schema) target migrates.
 struct Schedule {
     first_lock: Option<Duration>,
     statement: Option<Duration>,
     options: Timeouts,
+    search_path: Option<String>,
 }
 
 impl Schedule {
-    fn of(file: Migration, options: &Timeouts) -> Schedule {
+    fn of(file: Migration, options: &Timeouts, search_path: Option<&str>) -> Schedule {
         let (lock, statement) = directive::timeouts(file.sql());
         let pick = |directive: Option<Timeout>, default: Option<Duration>| match directive {
             Some(Timeout::Off) => None,
@@ -124,6 +126,7 @@ impl Schedule {
             first_lock: pick(lock, options.lock_timeout),
             statement: pick(statement, options.statement_timeout),
             options: *options,
+            search_path: search_path.map(str::to_string),
         }
     }
 
@@ -160,6 +163,7 @@ impl Schedule {
         if let Some(statement) = self.statement {
             write!(sql, "SET {scope}statement_timeout = '{}ms'; ", statement.as_millis()).expect("a String");
         }
+        sql.push_str(&crate::fanout::search_path(self.search_path.as_deref(), local));
         sql
     }
 }
@@ -173,8 +177,9 @@ pub(crate) async fn apply(
     table: &TableName,
     file: Migration,
     options: &Timeouts,
+    search_path: Option<&str>,
 ) -> Result<(), Error> {
-    let schedule = Schedule::of(file, options);
+    let schedule = Schedule::of(file, options, search_path);
     if file.no_transaction() {
         return apply_statementwise(watch, client, table, file, &schedule).await;
     }
@@ -529,6 +534,7 @@ mod tests {
             first_lock: options.lock_timeout,
             statement: None,
             options,
+            search_path: None,
         };
         let ms = |a| schedule.lock(a).unwrap().as_millis();
         assert_eq!((ms(1), ms(2), ms(3), ms(4), ms(30)), (250, 500, 1000, 1000, 1000));
@@ -546,11 +552,12 @@ mod tests {
             first_lock: Some(Duration::from_secs(5)),
             statement: Some(Duration::from_secs(600)),
             options: Timeouts::default(),
+            search_path: Some("tenant;1".into()),
         };
         assert_eq!(schedule.lock(3), Some(Duration::from_secs(5)));
         assert_eq!(
             schedule.settings(1, false),
-            "SET lock_timeout = '5000ms'; SET statement_timeout = '600000ms'; "
+            "SET lock_timeout = '5000ms'; SET statement_timeout = '600000ms'; SET search_path = U&\"tenant\\003B1\"; "
         );
     }
 
