@@ -404,7 +404,12 @@ mod tests {
         let command = parse(&["app", "up", "--schemas", "tenant_%", "--jobs", "8", "--fail-fast"]).unwrap();
         let targets = command.fan_out().unwrap();
         assert_eq!(
-            (targets.schemas.as_deref(), targets.jobs, targets.fail_fast, targets.connections()),
+            (
+                targets.schemas.as_deref(),
+                targets.jobs,
+                targets.fail_fast,
+                targets.connections()
+            ),
             (Some("tenant_%"), 8, true, 8)
         );
         let command = parse(&["app", "verify", "--database-urls", "urls.txt"]).unwrap();

@@ -281,7 +281,10 @@ mod tests {
             search_path(Some("tenant_42"), true),
             "SET LOCAL search_path = \"tenant_42\"; "
         );
-        assert_eq!(search_path(Some("Big \"One\""), false), "SET search_path = \"Big \"\"One\"\"\"; ");
+        assert_eq!(
+            search_path(Some("Big \"One\""), false),
+            "SET search_path = \"Big \"\"One\"\"\"; "
+        );
         assert_eq!(ascii_ident("a;b"), "U&\"a\\003Bb\"");
         assert_eq!(ascii_ident("kundé\u{1F600}"), "U&\"kund\\00E9\\+01F600\"");
     }

@@ -75,9 +75,7 @@ pub struct Summary {
 impl Summary {
     /// The targets that failed.
     pub fn failed(&self) -> impl Iterator<Item = &TargetReport> {
-        self.targets
-            .iter()
-            .filter(|t| matches!(t.outcome, Outcome::Failed(_)))
+        self.targets.iter().filter(|t| matches!(t.outcome, Outcome::Failed(_)))
     }
 
     fn count(&self, which: fn(&Outcome) -> bool) -> usize {
@@ -123,7 +121,10 @@ pub(crate) fn status_line(plan: &Plan) -> String {
         format!("{} pending", count(|s| matches!(s, State::Pending))),
     ];
     for (name, n) in [
-        ("changed", count(|s| matches!(s, State::Changed { .. } | State::Renamed { .. }))),
+        (
+            "changed",
+            count(|s| matches!(s, State::Changed { .. } | State::Renamed { .. })),
+        ),
         ("missing", count(|s| matches!(s, State::Missing))),
         ("future", count(|s| matches!(s, State::Future))),
     ] {

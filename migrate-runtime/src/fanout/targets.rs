@@ -126,7 +126,9 @@ fn parse_urls(text: &str, file: &str) -> Result<Vec<Target>, Error> {
         }
     }
     if targets.is_empty() && problems.is_empty() {
-        problems.push(format!("{file}: lists no database URL (one a line; `#` starts a comment line)"));
+        problems.push(format!(
+            "{file}: lists no database URL (one a line; `#` starts a comment line)"
+        ));
     }
     if !problems.is_empty() {
         return Err(Error::Validation(problems));
@@ -152,9 +154,12 @@ mod tests {
         assert_eq!(targets[0].to_string(), "postgresql://u:***@a:5432/one");
         assert_ne!(targets[0].server(), targets[1].server());
 
-        let e = parse_urls("postgresql://u:secret@a:x/one\npostgresql://a/b\npostgresql://a/b\n", "f")
-            .unwrap_err()
-            .to_string();
+        let e = parse_urls(
+            "postgresql://u:secret@a:x/one\npostgresql://a/b\npostgresql://a/b\n",
+            "f",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("f:1: not a database URL"), "{e}");
         assert!(e.contains("f:3: the same URL as line 2"), "{e}");
         assert!(!e.contains("secret"), "{e}");

@@ -228,7 +228,16 @@ impl Runner {
         let mut watch = timeouts::Watch::new(pool);
         for file in pending {
             let started = Instant::now();
-            if let Err(e) = timeouts::apply(&mut watch, client, table, file, &self.timeouts, self.search_path.as_deref()).await {
+            if let Err(e) = timeouts::apply(
+                &mut watch,
+                client,
+                table,
+                file,
+                &self.timeouts,
+                self.search_path.as_deref(),
+            )
+            .await
+            {
                 tracing::error!("Failed to apply {}", file.file_name());
                 if !report.applied.is_empty() {
                     if let Err(flush) = apply::make_durable(client, table).await {
@@ -244,7 +253,8 @@ impl Runner {
                 duration,
             });
         }
-        report.repeated = crate::repeatable::apply_all(client, table, &self.search_path_setting(), &repeatables).await?;
+        report.repeated =
+            crate::repeatable::apply_all(client, table, &self.search_path_setting(), &repeatables).await?;
         apply::make_durable(client, table).await?;
         Ok(report)
     }
