@@ -279,7 +279,7 @@ fn finished(summary: Summary) -> Result<String, Error> {
     if summary.failed().next().is_some() {
         return Err(Error::Fanout(Box::new(summary)));
     }
-    Ok(summary.to_string())
+    Ok(format!("{summary}\n"))
 }
 
 /// A bar on a terminal; otherwise a line per finished target. Both on stderr.

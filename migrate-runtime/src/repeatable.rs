@@ -69,17 +69,19 @@ async fn apply(client: &Client, table: &TableName, settings: &str, file: Repeata
     script::run_with(client, file.file_name(), settings, file.sql(), &record).await
 }
 
-/// Runs `due` in order, each after `settings`, stopping at the first failure.
+/// Runs `due` in order, in the schema `search_path` when given, stopping at
+/// the first failure.
 pub(crate) async fn apply_all(
     client: &Client,
     table: &TableName,
-    settings: &str,
+    search_path: Option<&str>,
     due: &[Repeatable],
 ) -> Result<Vec<crate::Applied>, Error> {
+    let settings = crate::fanout::search_path(search_path, true);
     let mut applied = Vec::new();
     for file in due {
         let started = std::time::Instant::now();
-        if let Err(e) = apply(client, table, settings, *file).await {
+        if let Err(e) = apply(client, table, &settings, *file).await {
             tracing::error!("Failed to apply {}", file.file_name());
             return Err(e);
         }

@@ -57,7 +57,7 @@ impl Runner {
                     tracing::info!("Nothing to revert");
                 }
                 let mut reverted = Vec::new();
-                let settings = self.search_path_setting();
+                let settings = crate::fanout::search_path(self.search_path(), true);
                 for step in steps {
                     let started = Instant::now();
                     let delete = format!(

@@ -156,7 +156,8 @@ async fn run_here(
                 continue;
             }
             let budget = &budgets[&target.server()];
-            let span = tracing::info_span!("target", name = %target);
+            // At error level, so that every event of the target names it.
+            let span = tracing::error_span!("target", name = %target);
             let outcome = one(runner, pool, target, options, operation, budget)
                 .instrument(span)
                 .await;

@@ -84,7 +84,7 @@ impl Summary {
 }
 
 impl fmt::Display for Summary {
-    /// One line per target, then the totals.
+    /// One line per target, then the totals (without a final newline).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for target in &self.targets {
             writeln!(f, "{target}")?;
@@ -106,7 +106,7 @@ impl fmt::Display for Summary {
                 self.refused
             )?;
         }
-        writeln!(f)
+        Ok(())
     }
 }
 
@@ -183,7 +183,7 @@ mod tests {
              postgresql://u:***@h/c: failed: no way\n\
              d: not started (--fail-fast after a failure)\n\
              4 target(s): 1 applied, 0 up to date, 0 checked, 2 failed, 1 not started; \
-             2 connection(s) refused for too many connections were retried\n"
+             2 connection(s) refused for too many connections were retried"
         );
         assert_eq!(summary.failed().count(), 2);
     }

@@ -133,10 +133,9 @@ impl Runner {
         self.target
     }
 
-    /// `SET LOCAL search_path` for a file's transaction when the runner
-    /// migrates a [`schema`](Runner::schema), else empty.
-    pub(crate) fn search_path_setting(&self) -> String {
-        crate::fanout::search_path(self.search_path.as_deref(), true)
+    /// The schema every file runs in, set by [`Runner::schema`].
+    pub(crate) fn search_path(&self) -> Option<&str> {
+        self.search_path.as_deref()
     }
 
     /// Waits for the server, then applies every pending migration (up to the
@@ -226,18 +225,10 @@ impl Runner {
             tracing::info!("Found {} pending migration(s)", pending.len());
         }
         let mut watch = timeouts::Watch::new(pool);
+        let search_path = self.search_path.as_deref();
         for file in pending {
             let started = Instant::now();
-            if let Err(e) = timeouts::apply(
-                &mut watch,
-                client,
-                table,
-                file,
-                &self.timeouts,
-                self.search_path.as_deref(),
-            )
-            .await
-            {
+            if let Err(e) = timeouts::apply(&mut watch, client, table, file, &self.timeouts, search_path).await {
                 tracing::error!("Failed to apply {}", file.file_name());
                 if !report.applied.is_empty() {
                     if let Err(flush) = apply::make_durable(client, table).await {
@@ -253,8 +244,7 @@ impl Runner {
                 duration,
             });
         }
-        report.repeated =
-            crate::repeatable::apply_all(client, table, &self.search_path_setting(), &repeatables).await?;
+        report.repeated = crate::repeatable::apply_all(client, table, search_path, &repeatables).await?;
         apply::make_durable(client, table).await?;
         Ok(report)
     }
