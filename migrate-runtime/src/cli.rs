@@ -14,7 +14,7 @@
 //!
 //! `status`, `up` and `verify` also run on many targets: `--schemas PATTERN`
 //! (schemas of the pool's database) or `--database-urls FILE`; see
-//! [`TargetArgs`] and [`fanout`](crate::fanout).
+//! [`TargetArgs`] and [`crate::fanout`].
 
 use crate::fanout::{self, Operation, Summary, Target, TargetReport};
 use crate::{Error, Runner, Timeouts};
@@ -214,7 +214,7 @@ impl Command {
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 pub struct TargetArgs {
     /// Every schema of the database whose name matches this SQL LIKE
-    /// pattern (`tenant\_%`), each with its own <schema>.schema_migrations
+    /// pattern (`tenant\_%`), each with its own `<schema>.schema_migrations`
     /// and its files run with search_path set to it
     #[arg(long, value_name = "PATTERN", conflicts_with = "database_urls")]
     pub schemas: Option<String>,
