@@ -354,3 +354,35 @@ async fn one_schema_through_the_library_api() {
         "1"
     );
 }
+
+#[tokio::test]
+async fn two_fan_outs_over_the_same_schemas_apply_each_file_once() {
+    let (url, db, admin) = fresh().await;
+    let schemas: String = (0..30).map(|i| format!("CREATE SCHEMA t_{i:02};")).collect();
+    cluster().execute(&db, &schemas).await.unwrap();
+    let (_dir, set) = migrations_in(TENANT_SET);
+    let (one, two) = (pool_from_url(&url, 4).unwrap(), pool_from_url(&url, 4).unwrap());
+    let args = ["up", "--schemas", "t\\_%", "--jobs", "4"];
+    let (a, b) = tokio::join!(migrate(set.runner(), &one, &args), migrate(set.runner(), &two, &args));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        a.matches(": applied 3\n").count() + b.matches(": applied 3\n").count(),
+        30,
+        "each schema migrated by one of them, the other found it up to date:\n{a}\n{b}"
+    );
+    assert_eq!(
+        a.matches(": up to date\n").count() + b.matches(": up to date\n").count(),
+        30
+    );
+    let union: Vec<String> = (0..30)
+        .map(|i| format!("SELECT filename FROM t_{i:02}.schema_migrations"))
+        .collect();
+    assert_eq!(
+        value(
+            &admin,
+            &format!("SELECT count(*) FROM ({}) h", union.join(" UNION ALL "))
+        )
+        .await,
+        "90"
+    );
+}

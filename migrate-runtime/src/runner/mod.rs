@@ -62,7 +62,8 @@ impl Runner {
     /// the tracking table becomes `<schema>.<table>`, and every file runs
     /// with `search_path` set to that schema alone, so unqualified names
     /// land in it. `run` refuses a missing schema unless
-    /// [`create_schema`](Runner::create_schema) is set.
+    /// [`create_schema`](Runner::create_schema) is set. Call it after
+    /// [`table`](Runner::table), which replaces the whole name.
     pub fn schema(mut self, schema: &str) -> Self {
         self.table = TableName {
             schema: Some(schema.to_string()),
