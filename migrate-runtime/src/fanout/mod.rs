@@ -29,7 +29,6 @@ use deadpool_postgres::Pool;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 pub use summary::{Outcome, Summary, TargetReport};
 #[cfg(feature = "cli")]
@@ -134,7 +133,7 @@ async fn run_here(
 ) -> Summary {
     let jobs = options.jobs.max(1);
     let per_server = options.connections_per_server.unwrap_or(jobs).max(1);
-    let mut budgets: HashMap<String, Arc<Budget>> = HashMap::new();
+    let mut budgets: HashMap<String, Budget> = HashMap::new();
     for target in &targets {
         let limit = match target {
             Target::Schema(_) => per_server.min(pool.status().max_size),
@@ -142,7 +141,7 @@ async fn run_here(
         };
         budgets
             .entry(target.server())
-            .or_insert_with(|| Arc::new(Budget::new(limit, options.patience)));
+            .or_insert_with(|| Budget::new(limit, options.patience));
     }
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
