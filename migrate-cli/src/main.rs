@@ -163,9 +163,15 @@ fn database(cli: &Cli, command: &migrate_runtime::cli::Command) -> ExitCode {
         .without_time()
         .with_writer(std::io::stderr)
         .init();
-    let Some(url) = &cli.database_url else {
-        eprintln!("error: no database given: pass --database-url postgresql://user:password@host/database or set DATABASE_URL");
-        return ExitCode::FAILURE;
+    let by_file = command.fan_out().is_some_and(|t| t.database_urls.is_some());
+    let url = match &cli.database_url {
+        Some(url) => url.as_str(),
+        // Every target has its own URL; this pool is never connected.
+        None if by_file => "postgresql://localhost",
+        None => {
+            eprintln!("error: no database given: pass --database-url postgresql://user:password@host/database or set DATABASE_URL");
+            return ExitCode::FAILURE;
+        }
     };
     let migrations = match Migrations::from_dir(&cli.dir) {
         Ok(m) => m,

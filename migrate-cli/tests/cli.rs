@@ -540,6 +540,17 @@ async fn up_on_many_schemas_exits_non_zero_and_names_the_broken_one() {
         "{:?}",
         text(&out)
     );
+    let other = cluster().create_database().await.unwrap();
+    std::fs::write(dir.path().join("urls.txt"), format!("# shards\n{url}\n\n{other}\n")).unwrap();
+    let out = migrate(dir.path(), &["up", "--database-urls", "urls.txt"], None);
+    assert!(out.status.success(), "no DATABASE_URL needed: {:?}", text(&out));
+    assert!(
+        text(&out)
+            .0
+            .ends_with("2 target(s): 2 applied, 0 up to date, 0 checked, 0 failed, 0 not started\n"),
+        "{:?}",
+        text(&out)
+    );
     let out = migrate(dir.path(), &["verify", "--schemas", "shop%"], Some(&url));
     assert!(out.status.success(), "{:?}", text(&out));
     assert_eq!(
