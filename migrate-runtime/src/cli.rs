@@ -211,7 +211,7 @@ impl Command {
 }
 
 /// The flags that run `status`, `up` and `verify` on many targets.
-#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct TargetArgs {
     /// Every schema of the database whose name matches this SQL LIKE
     /// pattern (`tenant\_%`), each with its own `<schema>.schema_migrations`
