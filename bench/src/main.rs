@@ -2,6 +2,7 @@
 //! measured in the same run, written to `target/bench-results.md`.
 
 mod blocked;
+mod fanout;
 mod proxy;
 mod rebuild;
 mod testdb;
@@ -19,6 +20,14 @@ async fn main() {
     if std::env::args().nth(1).as_deref() == Some("testing") {
         let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
         testdb::measure(&mut out).await;
+        fanout::measure(&mut out).await;
+        println!("{out}");
+        return;
+    }
+    // `-- fanout`: only the many-tenants figures.
+    if std::env::args().nth(1).as_deref() == Some("fanout") {
+        let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
+        fanout::measure(&mut out).await;
         println!("{out}");
         return;
     }

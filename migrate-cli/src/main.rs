@@ -11,6 +11,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use tracing_subscriber::filter::LevelFilter;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -149,15 +150,28 @@ fn check(dir: &std::path::Path, deny_warnings: bool, all: bool) -> ExitCode {
 
 fn database(cli: &Cli, command: &migrate_runtime::cli::Command) -> ExitCode {
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    // Many targets report one line each (and a progress bar on a terminal),
+    // so their runners' info lines would only bury it.
+    let level = match command.fan_out() {
+        Some(_) => LevelFilter::WARN,
+        None => LevelFilter::INFO,
+    };
     tracing_subscriber::fmt()
+        .with_max_level(level)
         .with_ansi(colour)
         .with_target(false)
         .without_time()
         .with_writer(std::io::stderr)
         .init();
-    let Some(url) = &cli.database_url else {
-        eprintln!("error: no database given: pass --database-url postgresql://user:password@host/database or set DATABASE_URL");
-        return ExitCode::FAILURE;
+    let by_file = command.fan_out().is_some_and(|t| t.database_urls.is_some());
+    let url = match &cli.database_url {
+        Some(url) => url.as_str(),
+        // Every target has its own URL; this pool is never connected.
+        None if by_file => "postgresql://localhost",
+        None => {
+            eprintln!("error: no database given: pass --database-url postgresql://user:password@host/database or set DATABASE_URL");
+            return ExitCode::FAILURE;
+        }
     };
     let migrations = match Migrations::from_dir(&cli.dir) {
         Ok(m) => m,
@@ -173,7 +187,7 @@ fn database(cli: &Cli, command: &migrate_runtime::cli::Command) -> ExitCode {
         .build()
         .map(|rt| {
             rt.block_on(async {
-                let pool = pool_from_url(url, 2)?;
+                let pool = pool_from_url(url, command.fan_out().map_or(2, |t| t.connections()))?;
                 let runner = migrations
                     .runner()
                     .table(&cli.table)?

@@ -476,3 +476,88 @@ async fn repeatable_files_show_in_dry_runs_up_and_status() {
     let (status, _) = text(&migrate(dir.path(), &["status"], Some(&url)));
     assert!(status.contains("R        repeatable/t_ids.sql  outdated"), "{status}");
 }
+
+#[tokio::test]
+async fn up_on_many_schemas_exits_non_zero_and_names_the_broken_one() {
+    let url = cluster().create_database().await.unwrap();
+    let db = url.rsplit('/').next().unwrap();
+    cluster()
+        .execute(
+            db,
+            "CREATE SCHEMA shop_a; CREATE SCHEMA shop_b; CREATE SCHEMA shop_c; CREATE TABLE shop_b.items (id int, name int);",
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("migrations")).unwrap();
+    std::fs::write(
+        dir.path().join("migrations/001_items.sql"),
+        "CREATE TABLE IF NOT EXISTS items (id int);\nALTER TABLE items ADD COLUMN IF NOT EXISTS name text;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("migrations/002_first.sql"),
+        "-- the first item\nINSERT INTO items (id, name) VALUES (1, 'x');\n",
+    )
+    .unwrap();
+    let out = migrate(dir.path(), &["up", "--schemas", "shop\\_%", "--jobs", "2"], Some(&url));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("[3/3] "),
+        "plain progress lines off a terminal: {stderr}"
+    );
+    assert!(
+        stderr.ends_with(
+            "error: 1 of 3 target(s) failed:\nshop_a: applied 2\n\
+             shop_b: failed at 002_first.sql:2:41, SQLSTATE 22P02: invalid input syntax for type integer: \"x\"\n\
+             shop_c: applied 2\n\
+             3 target(s): 2 applied, 0 up to date, 0 checked, 1 failed, 0 not started\n"
+        ),
+        "{stderr}"
+    );
+
+    cluster()
+        .execute(db, "ALTER TABLE shop_b.items ALTER COLUMN name TYPE text")
+        .await
+        .unwrap();
+    let out = migrate(dir.path(), &["up", "--schemas", "shop\\_%"], Some(&url));
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(
+        text(&out).0,
+        "shop_a: up to date\nshop_b: applied 1\nshop_c: up to date\n\
+         3 target(s): 1 applied, 2 up to date, 0 checked, 0 failed, 0 not started\n"
+    );
+    let out = migrate(
+        dir.path(),
+        &["up", "--schemas", "shop_new", "--create-schemas"],
+        Some(&url),
+    );
+    assert_eq!(
+        text(&out).0.lines().next(),
+        Some("shop_new: applied 2"),
+        "{:?}",
+        text(&out)
+    );
+    let other = cluster().create_database().await.unwrap();
+    std::fs::write(dir.path().join("urls.txt"), format!("# shards\n{url}\n\n{other}\n")).unwrap();
+    let out = migrate(dir.path(), &["up", "--database-urls", "urls.txt"], None);
+    assert!(out.status.success(), "no DATABASE_URL needed: {:?}", text(&out));
+    assert!(
+        text(&out)
+            .0
+            .ends_with("2 target(s): 2 applied, 0 up to date, 0 checked, 0 failed, 0 not started\n"),
+        "{:?}",
+        text(&out)
+    );
+    let out = migrate(dir.path(), &["verify", "--schemas", "shop%"], Some(&url));
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(
+        text(&out)
+            .0
+            .matches(": 2 applied migration(s) match their files\n")
+            .count(),
+        4
+    );
+}

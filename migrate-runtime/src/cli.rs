@@ -11,17 +11,29 @@
 //! // ...
 //! Cli::Migrate(command) => print!("{}", command.run(MIGRATIONS.runner(), &pool).await?),
 //! ```
+//!
+//! `status`, `up` and `verify` also run on many targets: `--schemas PATTERN`
+//! (schemas of the pool's database) or `--database-urls FILE`; see
+//! [`TargetArgs`] and [`crate::fanout`].
 
+use crate::fanout::{self, Operation, Summary, Target, TargetReport};
 use crate::{Error, LockMode, Runner, Timeouts};
 use deadpool_postgres::Pool;
 use migrate_core::directive::{parse_timeout, Timeout, DURATION_HELP};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// The operations on a database: `status`, `up`, `verify`, `baseline`, `down`, `forget`.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
 pub enum Command {
     /// Show every migration: applied, pending, changed, missing or future.
-    Status,
+    Status {
+        /// Many schemas or databases instead of one.
+        #[command(flatten)]
+        targets: TargetArgs,
+    },
     /// Apply pending migrations.
     Up {
         /// Apply nothing newer than this version.
@@ -36,9 +48,16 @@ pub enum Command {
         /// How concurrent instances take turns.
         #[command(flatten)]
         lock: LockArgs,
+        /// Many schemas or databases instead of one.
+        #[command(flatten)]
+        targets: TargetArgs,
     },
     /// Exit non-zero when an applied migration changed or no longer exists.
-    Verify,
+    Verify {
+        /// Many schemas or databases instead of one.
+        #[command(flatten)]
+        targets: TargetArgs,
+    },
     /// Record the migrations up to a version as applied, without running them.
     Baseline {
         /// The newest version to record.
@@ -78,14 +97,27 @@ impl Command {
         crate::runner::boxed(self.run_here(runner, pool))
     }
 
+    /// The target flags, when the command runs on many targets: size the
+    /// pool given to [`Command::run`] by [`TargetArgs::connections`].
+    pub fn fan_out(&self) -> Option<&TargetArgs> {
+        match self {
+            Command::Status { targets } | Command::Up { targets, .. } | Command::Verify { targets } => {
+                targets.selected().then_some(targets)
+            }
+            _ => None,
+        }
+    }
+
     async fn run_here(&self, runner: Runner, pool: &Pool) -> Result<String, Error> {
         match self {
-            Command::Status => Ok(runner.status(pool).await?.render()),
+            Command::Status { targets } if targets.selected() => targets.run(runner, pool, Operation::Status).await,
+            Command::Status { .. } => Ok(runner.status(pool).await?.render()),
             Command::Up {
                 target,
                 dry_run,
                 timeouts,
                 lock,
+                targets,
             } => {
                 let runner = match target {
                     Some(t) => runner.target(*t),
@@ -96,6 +128,10 @@ impl Command {
                     let in_force = runner.timeouts_in_force();
                     runner.timeouts(timeouts.over(in_force))
                 };
+                if targets.selected() {
+                    let operation = if *dry_run { Operation::DryRun } else { Operation::Up };
+                    return targets.run(runner, pool, operation).await;
+                }
                 if *dry_run {
                     let pending = runner.dry_run(pool).await?;
                     let repeatables = runner.status(pool).await?.repeatables_due(*target);
@@ -131,7 +167,8 @@ impl Command {
                     )
                 })
             }
-            Command::Verify => {
+            Command::Verify { targets } if targets.selected() => targets.run(runner, pool, Operation::Verify).await,
+            Command::Verify { .. } => {
                 let plan = runner.verify(pool).await?;
                 let applied = plan
                     .entries
@@ -205,6 +242,129 @@ impl LockArgs {
     }
 }
 
+/// The flags that run `status`, `up` and `verify` on many targets.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct TargetArgs {
+    /// Every schema of the database whose name matches this SQL LIKE
+    /// pattern (`tenant\_%`), each with its own `<schema>.schema_migrations`
+    /// and its files run with search_path set to it
+    #[arg(long, value_name = "PATTERN", conflicts_with = "database_urls")]
+    pub schemas: Option<String>,
+    /// Create the schema --schemas names (one exact name, no `%`) if missing
+    #[arg(long, requires = "schemas")]
+    pub create_schemas: bool,
+    /// Every database in FILE: one URL a line; empty lines and lines
+    /// starting with `#` are skipped
+    #[arg(long, value_name = "FILE")]
+    pub database_urls: Option<PathBuf>,
+    /// How many targets run at once
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = at_least_one)]
+    pub jobs: usize,
+    /// Connections open on one server at once [default: --jobs]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub connections_per_server: Option<usize>,
+    /// Start no further target after the first failure
+    #[arg(long)]
+    pub fail_fast: bool,
+}
+
+impl TargetArgs {
+    /// Whether `--schemas` or `--database-urls` was given.
+    pub fn selected(&self) -> bool {
+        self.schemas.is_some() || self.database_urls.is_some()
+    }
+
+    /// Connections the fan-out uses on one server: the size to give the
+    /// pool that `--schemas` uses.
+    pub fn connections(&self) -> usize {
+        self.connections_per_server.unwrap_or(self.jobs)
+    }
+
+    async fn targets(&self, pool: &Pool) -> Result<Vec<Target>, Error> {
+        match (&self.schemas, &self.database_urls) {
+            (Some(pattern), _) if self.create_schemas => Ok(vec![fanout::exact_schema(pattern)?]),
+            (Some(pattern), _) => fanout::schemas_like(pool, pattern).await,
+            (None, Some(file)) => fanout::read_url_file(file),
+            (None, None) => Ok(Vec::new()),
+        }
+    }
+
+    /// Runs `operation` on every target, showing progress on stderr; the
+    /// summary when every target succeeded, else [`Error::Fanout`].
+    async fn run(&self, runner: Runner, pool: &Pool, operation: Operation) -> Result<String, Error> {
+        let targets = self.targets(pool).await?;
+        let options = fanout::Options {
+            jobs: self.jobs,
+            connections_per_server: self.connections_per_server,
+            fail_fast: self.fail_fast,
+            create_schemas: self.create_schemas,
+            ..fanout::Options::default()
+        };
+        let progress = Progress::new(targets.len());
+        let summary = fanout::run(&runner, pool, targets, &options, operation, &|r| progress.done(r)).await;
+        progress.finish();
+        finished(summary)
+    }
+}
+
+fn finished(summary: Summary) -> Result<String, Error> {
+    if summary.failed().next().is_some() {
+        return Err(Error::Fanout(Box::new(summary)));
+    }
+    Ok(format!("{summary}\n"))
+}
+
+/// A bar on a terminal; otherwise a line per finished target. Both on stderr.
+enum Progress {
+    Bar(indicatif::ProgressBar),
+    Lines { total: usize, done: AtomicUsize },
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        if !std::io::stderr().is_terminal() {
+            return Progress::Lines {
+                total,
+                done: AtomicUsize::new(0),
+            };
+        }
+        let bar = indicatif::ProgressBar::new(total as u64);
+        let style = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} targets, {elapsed} {msg}")
+            .expect("a valid template");
+        bar.set_style(style);
+        Progress::Bar(bar)
+    }
+
+    fn done(&self, report: &TargetReport) {
+        match self {
+            Progress::Bar(bar) => {
+                if matches!(report.outcome, fanout::Outcome::Failed(_)) {
+                    bar.println(report.to_string());
+                }
+                bar.set_message(report.target.to_string());
+                bar.inc(1);
+            }
+            Progress::Lines { total, done } => {
+                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                eprintln!("[{n}/{total}] {report}");
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Progress::Bar(bar) = self {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) | Err(_) => Err(format!("`{text}` is not a count; give a whole number of at least 1")),
+        Ok(n) => Ok(n),
+    }
+}
+
 /// Flags of `up` that override the runner's [`Timeouts`]. A duration is
 /// written as in PostgreSQL (`500ms`, `5s`, `10min`) or `off`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
@@ -268,6 +428,31 @@ mod tests {
             Command::Up { timeouts, .. } => Ok(timeouts.over(Timeouts::default())),
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn status_up_and_verify_take_the_target_flags() {
+        let parse = |args: &[&str]| App::try_parse_from(args).map(|a| a.command).map_err(|e| e.to_string());
+        let command = parse(&["app", "up", "--schemas", "tenant_%", "--jobs", "8", "--fail-fast"]).unwrap();
+        let targets = command.fan_out().unwrap();
+        assert_eq!(
+            (
+                targets.schemas.as_deref(),
+                targets.jobs,
+                targets.fail_fast,
+                targets.connections()
+            ),
+            (Some("tenant_%"), 8, true, 8)
+        );
+        let command = parse(&["app", "verify", "--database-urls", "urls.txt"]).unwrap();
+        assert_eq!(command.fan_out().unwrap().jobs, 4);
+        assert!(parse(&["app", "status"]).unwrap().fan_out().is_none());
+        let e = parse(&["app", "status", "--schemas", "a", "--database-urls", "f"]).unwrap_err();
+        assert!(e.contains("cannot be used with"), "{e}");
+        let e = parse(&["app", "up", "--create-schemas"]).unwrap_err();
+        assert!(e.contains("--schemas <PATTERN>"), "{e}");
+        let e = parse(&["app", "up", "--schemas", "x", "--jobs", "0"]).unwrap_err();
+        assert!(e.contains("`0` is not a count"), "{e}");
     }
 
     #[test]

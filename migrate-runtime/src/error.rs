@@ -41,6 +41,9 @@ pub enum Error {
     /// after that.
     #[error("{0}")]
     LeaseLost(String),
+    /// Targets of a fan-out failed; the summary lists every target.
+    #[error("{failed} of {all} target(s) failed:\n{summary}", failed = .0.failed().count(), all = .0.targets.len(), summary = .0)]
+    Fanout(Box<crate::fanout::Summary>),
     /// A query of the runner itself (history, lock) failed. The server's
     /// message is part of `Display`, so `source()` is `None`: a chain
     /// printer (`anyhow`'s `{:#}`) shows it once.

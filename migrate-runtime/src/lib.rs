@@ -28,6 +28,7 @@
 pub mod cli;
 mod embedded;
 mod error;
+pub mod fanout;
 mod ops;
 mod plan;
 mod pool;

@@ -57,8 +57,8 @@ pub(crate) fn entries(migrations: &Migrations, rows: &[AppliedRow]) -> Vec<Repea
         .collect()
 }
 
-/// Runs `file` and records its checksum, both or neither.
-async fn apply(client: &Client, table: &TableName, file: Repeatable) -> Result<(), Error> {
+/// Runs `file` after `settings` and records its checksum, both or neither.
+async fn apply(client: &Client, table: &TableName, settings: &str, file: Repeatable) -> Result<(), Error> {
     let record = format!(
         "INSERT INTO {table} (filename, checksum, duration_ms) VALUES ({}, {}, {SERVER_DURATION}) \
          ON CONFLICT (filename) DO UPDATE SET checksum = EXCLUDED.checksum, \
@@ -66,19 +66,22 @@ async fn apply(client: &Client, table: &TableName, file: Repeatable) -> Result<(
         quote_literal(file.file_name()),
         quote_literal(&file.checksum_hex())
     );
-    script::run_with(client, file.file_name(), file.sql(), &record).await
+    script::run_with(client, file.file_name(), settings, file.sql(), &record).await
 }
 
-/// Runs `due` in order, stopping at the first failure.
+/// Runs `due` in order, in the schema `search_path` when given, stopping at
+/// the first failure.
 pub(crate) async fn apply_all(
     client: &Client,
     table: &TableName,
+    search_path: Option<&str>,
     due: &[Repeatable],
 ) -> Result<Vec<crate::Applied>, Error> {
+    let settings = crate::fanout::search_path(search_path, true);
     let mut applied = Vec::new();
     for file in due {
         let started = std::time::Instant::now();
-        if let Err(e) = apply(client, table, *file).await {
+        if let Err(e) = apply(client, table, &settings, *file).await {
             tracing::error!("Failed to apply {}", file.file_name());
             return Err(e);
         }

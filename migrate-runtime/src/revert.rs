@@ -57,6 +57,7 @@ impl Runner {
                     tracing::info!("Nothing to revert");
                 }
                 let mut reverted = Vec::new();
+                let settings = crate::fanout::search_path(self.search_path(), true);
                 for step in steps {
                     let started = Instant::now();
                     let delete = format!(
@@ -65,7 +66,7 @@ impl Runner {
                         quote_literal(&step.file_name)
                     );
                     let shown = down_name(&step.file_name);
-                    if let Err(e) = script::run_with(locked.client(), &shown, &step.sql, &delete).await {
+                    if let Err(e) = script::run_with(locked.client(), &shown, &settings, &step.sql, &delete).await {
                         let source = if step.from_stored_sql {
                             " (down SQL stored in the history)"
                         } else {

@@ -42,6 +42,8 @@ pub struct Runner {
     timeouts: Timeouts,
     lock_mode: LockMode,
     lease: Duration,
+    search_path: Option<String>,
+    create_schema: bool,
 }
 
 impl Runner {
@@ -56,6 +58,8 @@ impl Runner {
             timeouts: Timeouts::default(),
             lock_mode: LockMode::Auto,
             lease: Duration::from_secs(30),
+            search_path: None,
+            create_schema: false,
         }
     }
 
@@ -77,6 +81,28 @@ impl Runner {
     pub fn table(mut self, name: &str) -> Result<Self, Error> {
         self.table = name.parse().map_err(Error::Refused)?;
         Ok(self)
+    }
+
+    /// Migrates the schema `schema` (its name as the catalog spells it):
+    /// the tracking table becomes `<schema>.<table>`, and every file runs
+    /// with `search_path` set to that schema alone, so unqualified names
+    /// land in it. `run` refuses a missing schema unless
+    /// [`create_schema`](Runner::create_schema) is set. Call it after
+    /// [`table`](Runner::table), which replaces the whole name.
+    pub fn schema(mut self, schema: &str) -> Self {
+        self.table = TableName {
+            schema: Some(schema.to_string()),
+            name: self.table.name,
+        };
+        self.search_path = Some(schema.to_string());
+        self
+    }
+
+    /// Whether `run` creates the [`schema`](Runner::schema) when it is
+    /// missing (default: no, it fails naming the schema).
+    pub fn create_schema(mut self, create: bool) -> Self {
+        self.create_schema = create;
+        self
     }
 
     /// How long to wait for the server to accept connections (default 30 s).
@@ -131,6 +157,11 @@ impl Runner {
 
     pub(crate) fn target_version(&self) -> Option<u64> {
         self.target
+    }
+
+    /// The schema every file runs in, set by [`Runner::schema`].
+    pub(crate) fn search_path(&self) -> Option<&str> {
+        self.search_path.as_deref()
     }
 
     /// Waits for the server, then applies every pending migration (up to the
@@ -195,6 +226,8 @@ impl Runner {
                 report.warnings = warnings;
                 return Ok(());
             }
+        } else if let (Some(schema), false) = (&self.search_path, self.create_schema) {
+            crate::fanout::require_schema(&client, schema).await?;
         }
         // A waiter that finds the work done when the lock is released
         // returns without taking it.
@@ -251,7 +284,7 @@ impl Runner {
             return Err(e);
         }
         session.check()?;
-        report.repeated = crate::repeatable::apply_all(client, table, &repeatables).await?;
+        report.repeated = crate::repeatable::apply_all(client, table, self.search_path(), &repeatables).await?;
         apply::make_durable(client, table).await?;
         Ok(())
     }
@@ -353,6 +386,9 @@ pub(crate) struct Locked {
     pub(crate) table: TableName,
     hold: Hold,
     engine: Engine,
+    /// Session settings last from one transaction to the next.
+    stable: bool,
+    search_path: Option<String>,
 }
 
 /// What keeps other instances out.
@@ -381,10 +417,14 @@ impl Locked {
         let key = lock::key(&table);
         let lease_table = lease::table_of(&table);
         let mut mode = runner.lock_mode;
+        // A lease chosen for the engine runs on a direct connection; one
+        // asked for, or chosen because a pooler showed, may not.
+        let mut stable = mode != LockMode::Lease;
         if mode == LockMode::Auto {
             mode = match lock::pre_choose(&client, engine, server.pid).await {
                 Some(why) => {
                     tracing::info!("Using a lease as the migration lock: {why}");
+                    stable = engine.no_session_lock().is_some();
                     LockMode::Lease
                 }
                 None => LockMode::Session,
@@ -403,6 +443,7 @@ impl Locked {
                              connection's backend (a transaction pooler sits between)"
                         );
                         mode = LockMode::Lease;
+                        stable = false;
                         continue;
                     }
                     break Hold::Session(key);
@@ -431,6 +472,8 @@ impl Locked {
             table,
             hold,
             engine,
+            stable,
+            search_path: runner.search_path.clone(),
         };
         history::ensure(locked.client(), &locked.table).await?;
         Ok(Some(locked))
@@ -446,10 +489,15 @@ impl Locked {
     }
 
     /// Whether session state (a `SET`, the backend pid) lasts from one
-    /// transaction to the next: not under a lease, which may mean a
-    /// transaction pooler.
+    /// transaction to the next: not under a lease taken because a
+    /// transaction pooler showed, or asked for.
     pub(crate) fn stable_session(&self) -> bool {
-        !matches!(self.hold, Hold::Lease(_))
+        self.stable
+    }
+
+    /// The schema every file runs in, for a [`Runner::schema`] target.
+    pub(crate) fn search_path(&self) -> Option<&str> {
+        self.search_path.as_deref()
     }
 
     /// The statement each file's transaction starts with under a lease.

@@ -46,7 +46,7 @@ pub(crate) async fn apply(
                 )
             });
             let guards: Vec<&str> = fence.iter().chain(chain.iter()).map(String::as_str).collect();
-            let settings = super::timeouts::first_settings(files[next], options, session.engine());
+            let settings = super::timeouts::first_settings(files[next], options, session);
             let transaction = Transaction::new(table, files[next], &guards, &settings);
             let replies = client
                 .simple_query_raw(&transaction.sql)

@@ -10,24 +10,33 @@ use migrate_core::position::{char_to_byte, first_line, line_col};
 use tokio_postgres::error::ErrorPosition;
 use tokio_postgres::Client;
 
-/// Runs `sql`, then `record` (the history change), then resets the session,
-/// all in one implicit transaction: all of it commits, or none. Failures
-/// name `file_name` and the failing statement's line and column in `sql`.
-pub(crate) async fn run_with(client: &Client, file_name: &str, sql: &str, record: &str) -> Result<(), Error> {
-    let batch = format!("{sql}\n;\n{record} {RESET_SESSION}");
+/// Runs `settings` (ASCII `SET LOCAL` statements, each ending in `;`), then
+/// `sql`, then `record` (the history change), then resets the session, all
+/// in one implicit transaction: all of it commits, or none. Failures name
+/// `file_name` and the failing statement's line and column in `sql`.
+pub(crate) async fn run_with(
+    client: &Client,
+    file_name: &str,
+    settings: &str,
+    sql: &str,
+    record: &str,
+) -> Result<(), Error> {
+    let batch = format!("{settings}{sql}\n;\n{record} {RESET_SESSION}");
+    let skipped = settings.matches(';').count();
     run(client, &batch)
         .await
-        .map_err(|(e, done)| failure(file_name, sql, done, e))
+        .map_err(|(e, done)| failure(file_name, sql, done.saturating_sub(skipped), e, settings.len()))
 }
 
-fn failure(file_name: &str, sql: &str, completed: usize, e: tokio_postgres::Error) -> Error {
+/// The error for `sql` sent after `prefix` ASCII characters of settings.
+fn failure(file_name: &str, sql: &str, completed: usize, e: tokio_postgres::Error, prefix: usize) -> Error {
     let statements: Vec<(usize, usize)> = migrate_core::split::split(sql)
         .map(|s| s.statements.iter().map(|s| (s.start, s.end)).collect())
         .unwrap_or_default();
     let db = e.as_db_error();
     let position = db
         .and_then(|d| match d.position() {
-            Some(ErrorPosition::Original(p)) => Some(char_to_byte(sql, *p as usize)),
+            Some(ErrorPosition::Original(p)) => (*p as usize).checked_sub(prefix).map(|p| char_to_byte(sql, p)),
             _ => None,
         })
         .filter(|&offset| offset < sql.len());

@@ -6,7 +6,6 @@
 
 use super::apply::{apply_statement, apply_transaction, record_statementwise};
 use super::query::first_value;
-use super::server::Engine;
 use super::Locked;
 use crate::error::{BlockedError, Blocker, MigrationError};
 use crate::{Error, Migration, Statement};
@@ -113,15 +112,17 @@ impl<'a> Watch<'a> {
     }
 }
 
-/// The settings of one file: directives over the runner's defaults.
+/// The settings of one file: directives over the runner's defaults, and
+/// the schema a [`Runner::schema`](crate::Runner::schema) target migrates.
 struct Schedule {
     first_lock: Option<Duration>,
     statement: Option<Duration>,
     options: Timeouts,
+    search_path: Option<String>,
 }
 
 impl Schedule {
-    fn of(file: Migration, options: &Timeouts) -> Schedule {
+    fn of(file: Migration, options: &Timeouts, search_path: Option<&str>) -> Schedule {
         let (lock, statement) = directive::timeouts(file.sql());
         let pick = |directive: Option<Timeout>, default: Option<Duration>| match directive {
             Some(Timeout::Off) => None,
@@ -132,6 +133,7 @@ impl Schedule {
             first_lock: pick(lock, options.lock_timeout),
             statement: pick(statement, options.statement_timeout),
             options: *options,
+            search_path: search_path.map(str::to_string),
         }
     }
 
@@ -168,13 +170,15 @@ impl Schedule {
         if let Some(statement) = self.statement {
             write!(sql, "SET {scope}statement_timeout = '{}ms'; ", statement.as_millis()).expect("a String");
         }
+        sql.push_str(&crate::fanout::search_path(self.search_path.as_deref(), local));
         sql
     }
 }
 
-/// The settings of `file`'s first attempt, each ending in `;`.
-pub(crate) fn first_settings(file: Migration, options: &Timeouts, engine: Engine) -> String {
-    format!("{}{}", engine.settings(), Schedule::of(file, options).settings(1, true))
+/// The settings of `file`'s first attempt in `session`, each ending in `;`.
+pub(crate) fn first_settings(file: Migration, options: &Timeouts, session: &Locked) -> String {
+    let schedule = Schedule::of(file, options, session.search_path());
+    format!("{}{}", session.engine().settings(), schedule.settings(1, true))
 }
 
 /// Applies `file`: a normal file as a whole, retried as a whole; a
@@ -188,7 +192,7 @@ pub(crate) async fn apply(
     file: Migration,
     options: &Timeouts,
 ) -> Result<(), Error> {
-    let schedule = Schedule::of(file, options);
+    let schedule = Schedule::of(file, options, session.search_path());
     if file.no_transaction() || session.engine().statementwise() {
         return apply_statementwise(watch, session, file, &schedule).await;
     }
@@ -222,6 +226,14 @@ async fn apply_statementwise(
     schedule: &Schedule,
 ) -> Result<(), Error> {
     let (client, table) = (session.client(), &session.table);
+    if let (false, Some(schema)) = (session.stable_session(), &schedule.search_path) {
+        return Err(Error::Refused(format!(
+            "{} runs outside a transaction, so it needs search_path set for the session, but under a lease \
+             a session setting may not last (a transaction pooler may sit between): schema-qualify the names \
+             in the file (`{schema}.table`), or migrate schema {schema} over a direct connection",
+            file.file_name()
+        )));
+    }
     let fence = session.fence();
     let started = Instant::now();
     let mut in_force = String::new();
@@ -243,9 +255,9 @@ async fn apply_statementwise(
                     super::lease::stopped_by_fence(&e).unwrap_or_else(|| Error::db("checking the migration lease")(e))
                 })?;
             }
-            let settings = match fence {
-                Some(_) => String::new(),
-                None => schedule.settings(tries.attempt, false),
+            let settings = match session.stable_session() {
+                true => schedule.settings(tries.attempt, false),
+                false => String::new(),
             };
             if settings != in_force {
                 client
@@ -570,6 +582,7 @@ mod tests {
             first_lock: options.lock_timeout,
             statement: None,
             options,
+            search_path: None,
         };
         let ms = |a| schedule.lock(a).unwrap().as_millis();
         assert_eq!((ms(1), ms(2), ms(3), ms(4), ms(30)), (250, 500, 1000, 1000, 1000));
@@ -587,11 +600,12 @@ mod tests {
             first_lock: Some(Duration::from_secs(5)),
             statement: Some(Duration::from_secs(600)),
             options: Timeouts::default(),
+            search_path: Some("tenant;1".into()),
         };
         assert_eq!(schedule.lock(3), Some(Duration::from_secs(5)));
         assert_eq!(
             schedule.settings(1, false),
-            "SET lock_timeout = '5000ms'; SET statement_timeout = '600000ms'; "
+            "SET lock_timeout = '5000ms'; SET statement_timeout = '600000ms'; SET search_path = U&\"tenant\\003B1\"; "
         );
     }
 

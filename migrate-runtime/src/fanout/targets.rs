@@ -1,0 +1,178 @@
+//! What the fan-out runs on: schemas found by a `LIKE` pattern, databases
+//! listed in a file.
+
+use crate::runner::script::text_literal;
+use crate::{redact_url, Error};
+use deadpool_postgres::Pool;
+use std::fmt;
+use std::path::Path;
+
+/// One place the migrations go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A schema of the pool's database, by name as the catalog spells it.
+    Schema(String),
+    /// A database, by URL.
+    Database(String),
+}
+
+impl Target {
+    /// The server the target lives on, for the connection budget.
+    pub(crate) fn server(&self) -> String {
+        match self {
+            Target::Schema(_) => String::new(),
+            Target::Database(url) => match url.parse::<tokio_postgres::Config>() {
+                Ok(config) => format!("{:?} {:?}", config.get_hosts(), config.get_ports()),
+                Err(_) => url.clone(),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    /// The schema name, or the URL without its password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Schema(name) => f.write_str(name),
+            Target::Database(url) => f.write_str(&redact_url(url)),
+        }
+    }
+}
+
+/// The schemas of the pool's database whose names match the SQL `LIKE`
+/// `pattern` (`%` any run, `_` one character, `\` escapes), in name order;
+/// PostgreSQL's own schemas (`pg_*`, `information_schema`) never match.
+pub async fn schemas_like(pool: &Pool, pattern: &str) -> Result<Vec<Target>, Error> {
+    let client = pool
+        .get()
+        .await
+        .map_err(|e| Error::Connect(format!("listing the schemas that match `{pattern}`: {e}")))?;
+    let sql = format!(
+        "SELECT nspname FROM pg_namespace WHERE nspname LIKE {} AND nspname NOT LIKE 'pg\\_%' \
+         AND nspname <> 'information_schema' ORDER BY nspname COLLATE \"C\"",
+        text_literal(pattern)
+    );
+    let names: Vec<Target> = client
+        .simple_query(&sql)
+        .await
+        .map_err(Error::db(format!("listing the schemas that match `{pattern}`")))?
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(|n| Target::Schema(n.to_string())),
+            _ => None,
+        })
+        .collect();
+    if names.is_empty() {
+        return Err(Error::Refused(format!(
+            "no schema of this database matches `{pattern}` (SQL LIKE: `%` matches any run of characters, \
+             `_` one character, `\\_` an underscore); check the pattern and the database"
+        )));
+    }
+    Ok(names)
+}
+
+/// The one schema a pattern without `%` names, for creating it: `LIKE`'s
+/// `\` escapes are dropped and `_` is an underscore.
+#[cfg(feature = "cli")]
+pub(crate) fn exact_schema(pattern: &str) -> Result<Target, Error> {
+    if pattern.contains('%') || pattern.is_empty() {
+        return Err(Error::Refused(format!(
+            "--create-schemas creates the one schema the pattern names, but `{pattern}` {}; \
+             name one schema (e.g. tenant_42), or drop --create-schemas to migrate the schemas that exist",
+            if pattern.is_empty() {
+                "is empty"
+            } else {
+                "has `%` and may match many"
+            }
+        )));
+    }
+    let mut name = String::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        name.push(if c == '\\' { chars.next().unwrap_or('\\') } else { c });
+    }
+    Ok(Target::Schema(name))
+}
+
+/// The databases listed in `file`: one URL a line; empty lines and lines
+/// starting with `#` are skipped. Errors name the line and never show a
+/// password.
+pub fn read_url_file(file: &Path) -> Result<Vec<Target>, Error> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Error::Refused(format!("cannot read the database URL file {}: {e}", file.display())))?;
+    parse_urls(&text, &file.display().to_string())
+}
+
+fn parse_urls(text: &str, file: &str) -> Result<Vec<Target>, Error> {
+    let mut targets: Vec<(usize, Target)> = Vec::new();
+    let mut problems = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line_no = index + 1;
+        let url = line.trim();
+        if url.is_empty() || url.starts_with('#') {
+            continue;
+        }
+        if let Err(e) = url.parse::<tokio_postgres::Config>() {
+            problems.push(format!(
+                "{file}:{line_no}: not a database URL ({e}); write postgresql://user:password@host:port/database"
+            ));
+            continue;
+        }
+        match targets.iter().find(|(_, t)| t == &Target::Database(url.to_string())) {
+            Some((first, _)) => problems.push(format!(
+                "{file}:{line_no}: the same URL as line {first}; list each database once"
+            )),
+            None => targets.push((line_no, Target::Database(url.to_string()))),
+        }
+    }
+    if targets.is_empty() && problems.is_empty() {
+        problems.push(format!(
+            "{file}: lists no database URL (one a line; `#` starts a comment line)"
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(Error::Validation(problems));
+    }
+    Ok(targets.into_iter().map(|(_, t)| t).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_files_skip_comments_and_blank_lines_and_name_bad_lines() {
+        let text = "# shard list\n\npostgresql://u:secret@a:5432/one\n  postgresql://u@b/two  \n";
+        let targets = parse_urls(text, "urls.txt").unwrap();
+        assert_eq!(
+            targets,
+            vec![
+                Target::Database("postgresql://u:secret@a:5432/one".into()),
+                Target::Database("postgresql://u@b/two".into())
+            ]
+        );
+        assert_eq!(targets[0].to_string(), "postgresql://u:***@a:5432/one");
+        assert_ne!(targets[0].server(), targets[1].server());
+
+        let e = parse_urls(
+            "postgresql://u:secret@a:x/one\npostgresql://a/b\npostgresql://a/b\n",
+            "f",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("f:1: not a database URL"), "{e}");
+        assert!(e.contains("f:3: the same URL as line 2"), "{e}");
+        assert!(!e.contains("secret"), "{e}");
+        let e = parse_urls("# nothing\n", "f").unwrap_err().to_string();
+        assert!(e.contains("f: lists no database URL"), "{e}");
+    }
+
+    #[test]
+    #[cfg(feature = "cli")]
+    fn creating_takes_one_exact_name() {
+        assert_eq!(exact_schema("tenant_42").unwrap(), Target::Schema("tenant_42".into()));
+        assert_eq!(exact_schema("a\\_b\\\\").unwrap(), Target::Schema("a_b\\".into()));
+        let e = exact_schema("tenant_%").unwrap_err().to_string();
+        assert!(e.contains("has `%` and may match many"), "{e}");
+    }
+}
