@@ -107,6 +107,11 @@ impl Request<'_> {
             let shown = holder.as_ref().map(|h| h.owner.clone());
             if shown != last_holder {
                 match &holder {
+                    Some(h) if h.expired => tracing::info!(
+                        "Waiting for the migration lease, held by {} (expired {} ago; taking it over)",
+                        h.owner,
+                        h.since
+                    ),
                     Some(h) => tracing::info!(
                         "Waiting for the migration lease, held by {} (expires in {})",
                         h.owner,
