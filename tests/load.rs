@@ -17,22 +17,7 @@ static LOAD: Migrations = embed_migrations!("fixtures/load");
 #[test]
 #[ignore = "started by the load and fault tests as a child process"]
 fn child() {
-    let url = std::env::var("MIGRATE_CHILD_URL").expect("MIGRATE_CHILD_URL");
-    let mut go = String::new();
-    std::io::stdin().read_line(&mut go).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let pool = pool_from_url(&url, 1).unwrap();
-        let mut runner = LOAD.runner().lock_poll_max(Duration::from_millis(50));
-        if let Ok(seconds) = std::env::var("MIGRATE_CHILD_CONNECT_TIMEOUT") {
-            runner = runner.connect_timeout(Duration::from_secs(seconds.parse().unwrap()));
-        }
-        let report = runner.run(&pool).await;
-        report.unwrap_or_else(|e| panic!("{e}"));
-    });
+    migrate_tests::children::migrate(&LOAD);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

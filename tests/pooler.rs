@@ -18,22 +18,7 @@ static LOAD: Migrations = embed_migrations!("fixtures/load");
 #[test]
 #[ignore = "started by the pooler tests as a child process"]
 fn child() {
-    let url = std::env::var("MIGRATE_CHILD_URL").expect("MIGRATE_CHILD_URL");
-    let lease: u64 = std::env::var("MIGRATE_CHILD_LEASE_MS").map_or(30_000, |ms| ms.parse().unwrap());
-    let mut go = String::new();
-    std::io::stdin().read_line(&mut go).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let pool = pool_from_url(&url, 1).unwrap();
-        let runner = LOAD
-            .runner()
-            .lock_poll_max(Duration::from_millis(50))
-            .lease(Duration::from_millis(lease));
-        runner.run(&pool).await.unwrap_or_else(|e| panic!("{e}"));
-    });
+    migrate_tests::children::migrate(&LOAD);
 }
 
 /// PgBouncer in transaction pooling with four server connections.

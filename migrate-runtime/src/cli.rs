@@ -169,12 +169,7 @@ impl Command {
             }
             Command::Verify { targets } if targets.selected() => targets.run(runner, pool, Operation::Verify).await,
             Command::Verify { .. } => {
-                let plan = runner.verify(pool).await?;
-                let applied = plan
-                    .entries
-                    .iter()
-                    .filter(|e| e.row.is_some() && e.migration.is_some())
-                    .count();
+                let applied = runner.verify(pool).await?.applied_and_embedded();
                 Ok(format!("OK: {applied} applied migration(s) match their files\n"))
             }
             Command::Baseline { through } => {

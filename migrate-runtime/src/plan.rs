@@ -113,6 +113,14 @@ fn version_of(file_name: &str) -> Option<u64> {
 }
 
 impl Plan {
+    /// How many applied rows have their embedded file.
+    pub fn applied_and_embedded(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| e.row.is_some() && e.migration.is_some())
+            .count()
+    }
+
     /// Compares `migrations` with the tracking table's `rows`.
     pub fn new(migrations: &Migrations, rows: &[AppliedRow]) -> Plan {
         let by_name: HashMap<&str, &AppliedRow> = rows.iter().map(|r| (r.file_name.as_str(), r)).collect();

@@ -6,10 +6,36 @@
 
 use crate::{advisory_locks, rows, value};
 use deadpool_postgres::Pool;
+use migrate_runtime::{pool_from_url, Migrations};
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+
+/// The body of a `child` test: waits for [`go`], then migrates `set`
+/// through `MIGRATE_CHILD_URL` on a pool of one connection, polling for the
+/// lock every 50 ms at most, with `MIGRATE_CHILD_CONNECT_TIMEOUT` (seconds)
+/// and `MIGRATE_CHILD_LEASE_MS` when set. Panics with the error.
+pub fn migrate(set: &Migrations) {
+    let url = std::env::var("MIGRATE_CHILD_URL").expect("MIGRATE_CHILD_URL");
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).unwrap();
+    let mut runner = set.runner().lock_poll_max(Duration::from_millis(50));
+    if let Ok(seconds) = std::env::var("MIGRATE_CHILD_CONNECT_TIMEOUT") {
+        runner = runner.connect_timeout(Duration::from_secs(seconds.parse().unwrap()));
+    }
+    if let Ok(ms) = std::env::var("MIGRATE_CHILD_LEASE_MS") {
+        runner = runner.lease(Duration::from_millis(ms.parse().unwrap()));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let pool = pool_from_url(&url, 1).unwrap();
+        runner.run(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+    });
+}
 
 /// Starts the calling binary's ignored `child` test with `url`, named
 /// `name` (its `application_name`), and `env`; it waits for [`go`].

@@ -95,12 +95,7 @@ impl Operation {
             },
             Operation::Status => Outcome::Checked(summary::status_line(&runner.status(pool).await?)),
             Operation::Verify => {
-                let plan = runner.verify(pool).await?;
-                let applied = plan
-                    .entries
-                    .iter()
-                    .filter(|e| e.row.is_some() && e.migration.is_some())
-                    .count();
+                let applied = runner.verify(pool).await?.applied_and_embedded();
                 Outcome::Checked(format!("{applied} applied migration(s) match their files"))
             }
         })
