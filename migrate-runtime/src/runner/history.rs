@@ -108,14 +108,7 @@ async fn query(client: &Client, table: &TableName, sql: &str) -> Result<Option<R
         Err(e) => return Err(Error::db(format!("reading the migration history from {table}"))(e)),
     };
     let mut read = Read {
-        server: Server {
-            in_recovery: false,
-            read_only: false,
-            version: String::new(),
-            citus: false,
-            place: String::new(),
-            pid: 0,
-        },
+        server: Server::default(),
         exists: true,
         current: false,
         rows: Vec::new(),

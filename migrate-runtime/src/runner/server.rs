@@ -16,7 +16,7 @@ pub(crate) const PROBE: &str = "SELECT pg_is_in_recovery() AS s_recovery, \
      || ', database ' || current_database() AS s_where, pg_backend_pid() AS s_pid";
 
 /// What the server said about itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Server {
     /// `pg_is_in_recovery()`: a standby.
     pub(crate) in_recovery: bool,
@@ -82,17 +82,6 @@ impl Engine {
             Engine::Citus => "SET LOCAL citus.multi_shard_modify_mode TO 'sequential'; ",
             _ => "",
         }
-    }
-}
-
-impl std::fmt::Display for Engine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Engine::PostgreSql => "PostgreSQL",
-            Engine::Citus => "Citus",
-            Engine::CockroachDb => "CockroachDB",
-            Engine::YugabyteDb => "YugabyteDB",
-        })
     }
 }
 
