@@ -130,6 +130,24 @@ async fn a_session_lock_that_locks_nothing_is_not_trusted() {
     );
 }
 
+/// An engine without `hashtextextended` (CockroachDB has none).
+const NO_HASHTEXTEXTENDED: &str = "CREATE FUNCTION engine.hashtextextended(text, bigint) RETURNS bigint \
+     LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'unknown function: hashtextextended()' \
+     USING ERRCODE = 'undefined_function'; END$$;";
+
+#[tokio::test]
+async fn without_hashtextextended_the_history_is_read_row_by_row() {
+    let (_url, pool) = playing(NO_HASHTEXTEXTENDED).await;
+    let (_dir, set) = migrations(&FILES[..1]);
+    assert_eq!(set.run(&pool).await.unwrap().applied.len(), 1);
+    assert!(set.run(&pool).await.unwrap().up_to_date());
+    let (_dir, set) = migrations(FILES);
+    let report = set.run(&pool).await.unwrap();
+    let applied: Vec<&str> = report.applied.iter().map(|a| a.file_name.as_str()).collect();
+    assert_eq!(applied, ["002_rows.sql"]);
+    assert!(set.run(&pool).await.unwrap().up_to_date());
+}
+
 #[tokio::test]
 async fn on_plain_postgresql_auto_keeps_the_session_lock() {
     let (_, _, pool) = fresh().await;

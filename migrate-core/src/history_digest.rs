@@ -1,37 +1,40 @@
 //! A digest of a migration history: the file names and checksums, in
 //! order. Computed at build time over the embedded files, and by the server
-//! over the tracking table, so a no-op start-up compares one value instead
+//! over the tracking table, so a no-op start-up compares one number instead
 //! of every row.
 
 use crate::checksum::to_hex;
 use crate::folder::SourceMigration;
-use sha2::{Digest, Sha256};
+use crate::pg_hash::hashtextextended;
 
-/// SHA-256 over one line per file, `name`, a tab, the lowercase hex
-/// checksum and a newline, in the order given. [`SERVER_EXPRESSION`]
-/// computes the same over the tracking table.
-pub fn history_digest<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8; 32])>) -> [u8; 32] {
-    let mut hasher = Sha256::new();
+/// PostgreSQL's `hashtextextended` ([`crate::pg_hash`]) of one line per
+/// file, `name`, a tab, the lowercase hex checksum and a newline, in the
+/// order given. [`SERVER_EXPRESSION`] computes the same over the tracking
+/// table. A 64-bit non-cryptographic hash: an accidental match of two
+/// different histories (with the same row count) has odds of 2^-64.
+pub fn history_digest<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8; 32])>) -> i64 {
+    let mut lines = Vec::new();
     for (name, checksum) in files {
-        hasher.update(name.as_bytes());
-        hasher.update(b"\t");
-        hasher.update(to_hex(checksum).as_bytes());
-        hasher.update(b"\n");
+        lines.extend_from_slice(name.as_bytes());
+        lines.push(b'\t');
+        lines.extend_from_slice(to_hex(checksum).as_bytes());
+        lines.push(b'\n');
     }
-    hasher.finalize().into()
+    hashtextextended(&lines)
 }
 
 /// [`history_digest`] of `migrations` (in version order) once all are
 /// applied: what the macro embeds.
-pub fn of_migrations(migrations: &[SourceMigration]) -> [u8; 32] {
+pub fn of_migrations(migrations: &[SourceMigration]) -> i64 {
     history_digest(migrations.iter().map(|m| (m.file_name.as_str(), &m.file.checksum)))
 }
 
-/// The SQL aggregate giving [`history_digest`] (lowercase hex) of the
-/// tracking table's rows in `id` order. A row without a checksum hashes
-/// with an empty one, so it never matches.
-pub const SERVER_EXPRESSION: &str = "encode(sha256(convert_to(coalesce(string_agg(filename || E'\\t' \
-     || coalesce(checksum, '') || E'\\n', '' ORDER BY id), ''), 'UTF8')), 'hex')";
+/// The SQL expression giving [`history_digest`] of the tracking table's
+/// rows in `id` order. A row without a checksum hashes with an empty one,
+/// so it never matches. Unlike `sha256`, `hashtextextended` needs no crypto
+/// library, which a fresh backend would load first.
+pub const SERVER_EXPRESSION: &str = "hashtextextended(coalesce(string_agg(filename || E'\\t' \
+     || coalesce(checksum, '') || E'\\n', '' ORDER BY id), ''), 0)";
 
 #[cfg(test)]
 mod tests {
@@ -50,9 +53,6 @@ mod tests {
 
     #[test]
     fn an_empty_history_is_the_digest_of_nothing() {
-        assert_eq!(
-            to_hex(&history_digest([])),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(history_digest([]), crate::pg_hash::hashtextextended(b""));
     }
 }

@@ -17,6 +17,7 @@ pub mod layout;
 pub mod lexer;
 pub mod lint;
 pub mod name;
+pub mod pg_hash;
 pub mod position;
 pub mod repeatable;
 pub mod source;

@@ -75,7 +75,7 @@ pub fn migrations(folder: &Folder, dir: &Path, warnings: &[Diagnostic], span: Sp
             names: #names,
             index: #index,
             statements: #statements,
-            digest: [#(#digest),*],
+            digest: #digest,
             source_dir: if ::core::cfg!(debug_assertions) { ::core::option::Option::Some(#dir) } else { ::core::option::Option::None },
             downs: &[#(#downs),*],
             irreversible: &[#(#irreversible),*],

@@ -15,7 +15,7 @@ pub mod __private {
         pub index: &'static [u8],
         pub statements: &'static [u8],
         /// `migrate_core::history_digest` of every file, in version order.
-        pub digest: [u8; 32],
+        pub digest: i64,
         /// The folder the macro read, in debug builds.
         pub source_dir: Option<&'static str>,
         /// Down files: the version they revert, and their text as on disk.
@@ -121,8 +121,8 @@ impl Migrations {
 
     /// [`migrate_core::history_digest()`] of every migration, in version
     /// order: what the tracking table digests to when all are applied.
-    pub fn history_digest(&self) -> &[u8; 32] {
-        &self.data.digest
+    pub fn history_digest(&self) -> i64 {
+        self.data.digest
     }
 
     /// The folder the macro read, in debug builds.

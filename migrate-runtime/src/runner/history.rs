@@ -18,8 +18,10 @@ pub(crate) const RESET_SESSION: &str = "SET SESSION AUTHORIZATION DEFAULT; RESET
 /// The history, oldest first; `None` when the table (or a column this
 /// project added) does not exist yet. One statement.
 pub(crate) async fn read(client: &Client, table: &TableName) -> Result<Option<Vec<AppliedRow>>, Error> {
-    let sql = format!("SELECT filename, checksum, applied_at::text, duration_ms FROM {table} ORDER BY id");
-    Ok(query(client, table, &sql).await?.map(|read| read.rows))
+    let read = query(client, &rows_statement(table))
+        .await
+        .map_err(Error::db(format!("reading the migration history from {table}")))?;
+    Ok(read.map(|read| read.rows))
 }
 
 /// What [`Expected::read`] found.
@@ -43,43 +45,58 @@ pub(crate) struct Expected<'a> {
     pub(crate) count: usize,
     /// Their `migrate_core::history_digest`; `None` when the set has
     /// repeatable files, whose rows are no fixed list: the rows are read.
-    pub(crate) digest: Option<&'a [u8; 32]>,
+    pub(crate) digest: Option<i64>,
 }
 
 impl Expected<'_> {
     /// One statement, which also asks the server what it is
     /// ([`Server`]), and whose reply stays the same size whatever the
-    /// history's length when the table holds the expected history: the
-    /// server compares, and sends the rows only when they differ. When the
-    /// table does not exist yet, a second statement asks the server.
+    /// history's length: the server compares the table's digest with the
+    /// expected one. Only when they differ does a second statement read the
+    /// rows. Without a digest, or on an engine without `hashtextextended`,
+    /// the one statement reads the rows. When the table does not exist yet,
+    /// a second statement asks the server.
     pub(crate) async fn read(&self, client: &Client) -> Result<Read, Error> {
         let table = self.table;
-        let probe = server::PROBE;
-        let sql = match self.digest {
-            Some(digest) => format!(
-                "SELECT s.*, h.current, r.filename, r.checksum, r.applied_at::text AS applied_at, r.duration_ms \
-                 FROM ({probe}) s CROSS JOIN (SELECT count(*) = {} AND {} = '{}' AS current FROM {table}) h \
-                 LEFT JOIN LATERAL (SELECT id, filename, checksum, applied_at, duration_ms FROM {table} \
-                 WHERE NOT h.current) r ON true ORDER BY r.id",
-                self.count,
-                migrate_core::history_digest::SERVER_EXPRESSION,
-                migrate_core::to_hex(digest)
-            ),
-            None => format!(
-                "SELECT s.*, r.filename, r.checksum, r.applied_at::text AS applied_at, r.duration_ms \
-                 FROM ({probe}) s LEFT JOIN (SELECT id, filename, checksum, applied_at, duration_ms FROM {table}) r \
-                 ON true ORDER BY r.id"
-            ),
-        };
-        match query(client, table, &sql).await? {
-            Some(read) => Ok(read),
-            None => Ok(Read {
-                server: Server::probe(client).await?,
-                exists: false,
-                current: false,
-                rows: Vec::new(),
-            }),
+        let context = || format!("reading the migration history from {table}");
+        if let Some(digest) = self.digest {
+            match query(client, &self.digest_statement(digest)).await {
+                Ok(Some(read)) if read.current => return Ok(read),
+                Ok(Some(digested)) => {
+                    return Ok(Read {
+                        rows: read(client, table).await?.unwrap_or_default(),
+                        ..digested
+                    })
+                }
+                Ok(None) => return missing(client).await,
+                Err(e) if e.code() == Some(&SqlState::UNDEFINED_FUNCTION) => {
+                    tracing::debug!("The server cannot digest the history ({e}); reading its rows");
+                }
+                Err(e) => return Err(Error::db(context())(e)),
+            }
         }
+        let sql = format!(
+            "SELECT s.*, r.filename, r.checksum, r.applied_at::text AS applied_at, r.duration_ms \
+             FROM (SELECT {}) s LEFT JOIN (SELECT id, filename, checksum, applied_at, duration_ms FROM {table}) r \
+             ON true ORDER BY r.id",
+            server::COLUMNS
+        );
+        match query(client, &sql).await.map_err(Error::db(context()))? {
+            Some(read) => Ok(read),
+            None => missing(client).await,
+        }
+    }
+
+    /// The server's columns and whether the table digests to `digest`,
+    /// in one row whatever the history's length.
+    fn digest_statement(&self, digest: i64) -> String {
+        format!(
+            "SELECT {}, count(*) = {} AND {} = {digest} AS current FROM {}",
+            server::COLUMNS,
+            self.count,
+            migrate_core::history_digest::SERVER_EXPRESSION,
+            self.table
+        )
     }
 
     /// Whether the table holds the expected history.
@@ -89,9 +106,25 @@ impl Expected<'_> {
     }
 }
 
+/// The rows, oldest first.
+fn rows_statement(table: &TableName) -> String {
+    format!("SELECT filename, checksum, applied_at::text AS applied_at, duration_ms FROM {table} ORDER BY id")
+}
+
+/// What [`Expected::read`] gives when the table does not exist.
+async fn missing(client: &Client) -> Result<Read, Error> {
+    Ok(Read {
+        server: Server::probe(client).await?,
+        exists: false,
+        current: false,
+        rows: Vec::new(),
+    })
+}
+
 /// Runs a history query; a row whose `filename` is NULL carries only the
-/// `current` column.
-async fn query(client: &Client, table: &TableName, sql: &str) -> Result<Option<Read>, Error> {
+/// `current` column. `None` when the table (or a column this project
+/// added) does not exist.
+async fn query(client: &Client, sql: &str) -> Result<Option<Read>, tokio_postgres::Error> {
     let messages = match client.simple_query(sql).await {
         Ok(messages) => messages,
         Err(e)
@@ -105,7 +138,7 @@ async fn query(client: &Client, table: &TableName, sql: &str) -> Result<Option<R
         {
             return Ok(None)
         }
-        Err(e) => return Err(Error::db(format!("reading the migration history from {table}"))(e)),
+        Err(e) => return Err(e),
     };
     let mut read = Read {
         server: Server::default(),
@@ -121,7 +154,7 @@ async fn query(client: &Client, table: &TableName, sql: &str) -> Result<Option<R
             read.server = server;
         }
         read.current |= row.try_get("current").ok().flatten() == Some("t");
-        if let Some(file_name) = row.get("filename") {
+        if let Ok(Some(file_name)) = row.try_get("filename") {
             read.rows.push(AppliedRow {
                 file_name: file_name.to_string(),
                 checksum: row.get("checksum").map(str::to_string),

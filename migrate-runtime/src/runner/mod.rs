@@ -23,6 +23,7 @@ pub use lock::LockMode;
 use server::{Engine, Server};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 pub use timeouts::Timeouts;
 
@@ -182,7 +183,8 @@ impl Runner {
         stale::warn_if_stale(&self.migrations);
         let mut report = Report::default();
         let mut reconnects = 0;
-        let owner = lease::owner();
+        // Named when first needed, so that a no-op start does not read the host name.
+        let owner = OnceLock::new();
         loop {
             match self.attempt(pool, &owner, &mut report).await {
                 Err(e) if reconnects < RECONNECTS && connect::lost(&e) => {
@@ -200,7 +202,7 @@ impl Runner {
 
     /// One connection's worth of a run: what it applies lands in `report`.
     /// `owner` names this run's lease, the same across reconnects.
-    async fn attempt(&self, pool: &Pool, owner: &str, report: &mut Report) -> Result<(), Error> {
+    async fn attempt(&self, pool: &Pool, owner: &OnceLock<String>, report: &mut Report) -> Result<(), Error> {
         let client = connect::connect(pool, self.connect_timeout).await?;
         tracing::info!("Running database migrations...");
         let expected = Expected {
@@ -231,6 +233,7 @@ impl Runner {
         }
         // A waiter that finds the work done when the lock is released
         // returns without taking it.
+        let owner = owner.get_or_init(lease::owner);
         match Locked::take(client, self, pool, &read.server, owner, Some(&expected)).await? {
             Some(locked) => {
                 locked

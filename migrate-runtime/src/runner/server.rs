@@ -5,15 +5,14 @@
 use super::query::first_row;
 use crate::Error;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, SimpleQueryRow};
+use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 
-/// The columns the history statement reads beside the rows, in a
-/// sub-select aliased `s`.
-pub(crate) const PROBE: &str = "SELECT pg_is_in_recovery() AS s_recovery, \
+/// The columns the history statement reads beside the history (they
+/// reference no table).
+pub(crate) const COLUMNS: &str = "pg_is_in_recovery() AS s_recovery, \
      current_setting('transaction_read_only') AS s_read_only, version() AS s_version, \
-     to_regproc('citus_version') IS NOT NULL AS s_citus, \
-     coalesce(host(inet_server_addr()) || ':' || inet_server_port(), 'local socket') \
-     || ', database ' || current_database() AS s_where, pg_backend_pid() AS s_pid";
+     to_regproc('citus_version') IS NOT NULL AS s_citus, inet_server_addr() AS s_addr, \
+     inet_server_port() AS s_port, current_database() AS s_database, pg_backend_pid() AS s_pid";
 
 /// What the server said about itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -88,31 +87,36 @@ impl Engine {
 impl Server {
     /// The server columns of a history row, when the row has them.
     pub(crate) fn from_row(row: &SimpleQueryRow) -> Option<Server> {
-        let text = |name: &str| row.try_get(name).ok().flatten().map(str::to_string);
+        let text = |name: &str| row.try_get(name).ok().flatten();
+        let database = text("s_database")?;
+        // The address is NULL over a Unix socket.
+        let place = match (text("s_addr"), text("s_port")) {
+            (Some(addr), Some(port)) => format!("{addr}:{port}, database {database}"),
+            _ => format!("local socket, database {database}"),
+        };
         Some(Server {
             in_recovery: text("s_recovery")? == "t",
             read_only: text("s_read_only")? == "on",
-            version: text("s_version")?,
+            version: text("s_version")?.to_string(),
             citus: text("s_citus")? == "t",
-            place: text("s_where")?,
+            place,
             pid: text("s_pid")?.parse().ok()?,
         })
     }
 
     /// Reads the server on its own, when the history cannot be read.
     pub(crate) async fn probe(client: &Client) -> Result<Server, Error> {
-        let row = first_row(client, PROBE)
+        let messages = client
+            .simple_query(&format!("SELECT {COLUMNS}"))
             .await
             .map_err(Error::db("asking the server what it is"))?;
-        let field = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
-        Ok(Server {
-            in_recovery: field(0) == "t",
-            read_only: field(1) == "on",
-            version: field(2),
-            citus: field(3) == "t",
-            place: field(4),
-            pid: field(5).parse().unwrap_or_default(),
-        })
+        Ok(messages
+            .iter()
+            .find_map(|m| match m {
+                SimpleQueryMessage::Row(row) => Server::from_row(row),
+                _ => None,
+            })
+            .unwrap_or_default())
     }
 
     pub(crate) fn engine(&self) -> Engine {
