@@ -1,17 +1,19 @@
 //! `cargo run --release -p migrate-bench`: every figure next to its floor,
 //! measured in the same run, written to `target/bench-results.md`.
 
+mod app;
+mod apply;
 mod blocked;
 mod fanout;
 mod proxy;
 mod rebuild;
+mod startup;
 mod testdb;
 mod workload;
 
 use migrate_runtime::{pool_from_url, Migrations, Timeouts};
 use std::fmt::Write as _;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use throwaway_pg::{Cluster, Options};
 
 #[tokio::main]
@@ -35,6 +37,14 @@ async fn main() {
     if std::env::args().nth(1).as_deref() == Some("pipeline") {
         let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
         pipeline(&mut out).await;
+        println!("{out}");
+        return;
+    }
+    // `-- startup [DIR]`: a container's start and applying a history, on a
+    // durable server, beside their floors (DIR: the files to apply).
+    if std::env::args().nth(1).as_deref() == Some("startup") {
+        let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
+        startup(&mut out, std::env::args().nth(2)).await;
         println!("{out}");
         return;
     }
@@ -75,10 +85,7 @@ async fn main() {
             "B",
         );
         let from = log_len(&cluster);
-        let pool = pool_from_url(&url, 2).unwrap();
-        let started = Instant::now();
-        assert!(set.run(&pool).await.unwrap().up_to_date());
-        let elapsed = started.elapsed();
+        assert!(set.run(&pool_from_url(&url, 2).unwrap()).await.unwrap().up_to_date());
         let statements = statements(&cluster, &db, from);
         row(
             &mut out,
@@ -87,36 +94,20 @@ async fn main() {
             1.0,
             "",
         );
-        row(
-            &mut out,
-            &format!("no-op start-up, {n} applied: wall time incl. connect"),
-            ms(elapsed),
-            f64::NAN,
-            "ms",
-        );
-    }
-
-    for n in [100, 1000] {
-        let (dir, set) = workload::migrations(n);
-        let (mut ours, mut floors) = (Vec::new(), Vec::new());
-        for _ in 0..3 {
-            let (o, f) = apply_vs_psql(&cluster, &set, dir.path(), cluster.port()).await;
-            ours.push(ms(o));
-            floors.push(ms(f));
-        }
-        row(
-            &mut out,
-            &format!("apply {n} files locally (median of 3)"),
-            median(ours),
-            median(floors),
-            "ms",
-        );
     }
 
     let proxy = proxy::start(cluster.port(), Duration::from_micros(2500)).await;
     let (dir, set) = workload::migrations(1000);
-    let (ours, floor) = apply_vs_psql(&cluster, &set, dir.path(), proxy).await;
-    row(&mut out, "apply 1000 files over 5 ms RTT", ms(ours), ms(floor), "ms");
+    let (ours, floor) = apply::apply_vs_psql(&cluster, &set, dir.path(), proxy).await;
+    row(
+        &mut out,
+        "apply 1000 files over 5 ms RTT (vs psql)",
+        ms(ours),
+        ms(floor),
+        "ms",
+    );
+
+    startup(&mut out, None).await;
 
     let rebuild = rebuild::measure();
     row(
@@ -139,6 +130,93 @@ async fn main() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-results.md");
     std::fs::write(&path, &out).unwrap();
     println!("{out}\nwritten to {}", path.display());
+}
+
+/// On a server with fsync and synchronous commits on: the no-op start and
+/// 8 instances at once (process start to exit), applying 100 and 1000
+/// files (or the files of `dir`) beside psql and the server alone, and
+/// what calling `run` adds to the caller's rebuild.
+async fn startup(out: &mut String, dir: Option<String>) {
+    let durable = Cluster::start(&Options {
+        settings: [
+            ("fsync", "on"),
+            ("synchronous_commit", "on"),
+            ("full_page_writes", "on"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        ..Options::default()
+    })
+    .expect("a throwaway PostgreSQL");
+    let figures = startup::measure(&durable).await;
+    for (n, ours, floor) in figures.noop {
+        row(
+            out,
+            &format!("no-op start-up, {n} applied, process start to exit (vs connect + SELECT 1), median of 100"),
+            ours,
+            floor,
+            "ms",
+        );
+    }
+    let (together, alone) = figures.instances;
+    row(
+        out,
+        &format!(
+            "8 instances at once, 100 files, until all exit, {} failed (vs one alone), median of 5",
+            figures.failed
+        ),
+        together,
+        alone,
+        "ms",
+    );
+
+    let sets = match &dir {
+        Some(dir) => vec![(None, Migrations::from_dir(std::path::Path::new(dir)).unwrap())],
+        None => [100, 1000]
+            .into_iter()
+            .map(|n| {
+                let (dir, set) = workload::migrations(n);
+                (Some(dir), set)
+            })
+            .collect(),
+    };
+    for (generated, set) in &sets {
+        let scratch = tempfile::tempdir().unwrap();
+        let folder = generated.as_ref().map_or(scratch.path(), |d| d.path());
+        let (mut ours, mut psql, mut server) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..3 {
+            let (o, p) = apply::apply_vs_psql(&durable, set, folder, durable.port()).await;
+            ours.push(ms(o));
+            psql.push(ms(p));
+            server.push(ms(apply::server_floor(&durable, set).await));
+        }
+        let n = set.len();
+        let ours = median(ours);
+        row(
+            out,
+            &format!("apply {n} files (vs psql -f), median of 3"),
+            ours,
+            median(psql),
+            "ms",
+        );
+        row(
+            out,
+            &format!("apply {n} files (vs the server alone: one message, no tracking), median of 3"),
+            ours,
+            median(server),
+            "ms",
+        );
+    }
+
+    let (calling, pool_only) = rebuild::calling_run();
+    row(
+        out,
+        "release rebuild after touch, 1000 files, main awaits run (vs only builds a pool)",
+        calling * 1000.0,
+        pool_only * 1000.0,
+        "ms",
+    );
 }
 
 /// A reader every 10 ms, a transaction open for 10 s, an `ALTER TABLE`:
@@ -219,8 +297,6 @@ fn statements(cluster: &Cluster, db: &str, from: u64) -> usize {
         .count()
 }
 
-/// Our run against `psql -f` of the same files, each wrapped in
-/// BEGIN/COMMIT, in one session; both on fresh databases through `port`.
 /// 1000 files applied over 5 ms RTT, against the same applied locally:
 /// medians of 3, alternating.
 async fn pipeline(out: &mut String) {
@@ -229,8 +305,8 @@ async fn pipeline(out: &mut String) {
     let (_dir, set) = workload::migrations(1000);
     let (mut local, mut remote) = (Vec::new(), Vec::new());
     for _ in 0..3 {
-        local.push(ms(apply(&cluster, &set, cluster.port()).await));
-        remote.push(ms(apply(&cluster, &set, proxy).await));
+        local.push(ms(apply::apply(&cluster, &set, cluster.port()).await));
+        remote.push(ms(apply::apply(&cluster, &set, proxy).await));
     }
     row(
         out,
@@ -239,52 +315,4 @@ async fn pipeline(out: &mut String) {
         median(local),
         "ms",
     );
-}
-
-/// How long `set` takes to apply to a new database through `port`.
-async fn apply(cluster: &Cluster, set: &Migrations, port: u16) -> Duration {
-    let (_, db) = database(cluster).await;
-    let url = format!("postgresql://postgres@127.0.0.1:{port}/{db}");
-    let started = Instant::now();
-    let report = set.run(&pool_from_url(&url, 2).unwrap()).await.unwrap();
-    assert_eq!(report.applied.len(), set.len());
-    started.elapsed()
-}
-
-async fn apply_vs_psql(cluster: &Cluster, set: &Migrations, dir: &std::path::Path, port: u16) -> (Duration, Duration) {
-    let ours = apply(cluster, set, port).await;
-
-    let mut script = String::new();
-    for m in set.iter() {
-        script.push_str("BEGIN;\n");
-        script.push_str(m.sql());
-        script.push_str("\nCOMMIT;\n");
-    }
-    let file = dir.join("all.psql");
-    std::fs::write(&file, script).unwrap();
-    let (_, db) = database(cluster).await;
-    let started = Instant::now();
-    let status = Command::new(cluster.tool("psql").unwrap())
-        .args([
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-U",
-            "postgres",
-            "-d",
-            &db,
-            "-f",
-        ])
-        .arg(&file)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    let floor = started.elapsed();
-    assert!(status.success());
-    (ours, floor)
 }

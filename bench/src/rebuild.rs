@@ -1,6 +1,6 @@
 //! What the macro adds to a release rebuild, and to the binary.
 
-use std::path::Path;
+use crate::app::App;
 use std::process::Command;
 use std::time::Instant;
 
@@ -25,51 +25,46 @@ pub fn measure() -> Rebuild {
 /// Builds a crate embedding `n` files; returns the median release rebuild
 /// time after `touch src/main.rs`, the stripped binary's size and the SQL bytes.
 fn probe(n: usize) -> (f64, u64, u64) {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap();
-    let krate = tempfile::tempdir().unwrap();
-    let dir = krate.path();
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        format!(
-            "[package]\nname = \"probe\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\n\
-             migrate-runtime = {{ path = \"{}\" }}\n\n[profile.release]\nstrip = true\n\n[workspace]\n",
-            workspace.join("migrate-runtime").display()
-        ),
-    )
-    .unwrap();
-    std::fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(
-        dir.join("src/main.rs"),
+    let app = App::new(
+        "probe",
+        n,
         "static M: migrate_runtime::Migrations = migrate_runtime::embed_migrations!(\"migrations\");\n\
          fn main() { println!(\"{}\", M.iter().map(|m| m.sql().len()).sum::<usize>()); }\n",
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.join("migrations")).unwrap();
-    crate::workload::write_into(&dir.join("migrations"), n);
-    let target = workspace.join("target/bench-rebuild");
-    let build = || {
-        let status = Command::new("cargo")
-            .args(["build", "--release", "--quiet", "--offline"])
-            .current_dir(dir)
-            .env("CARGO_TARGET_DIR", &target)
-            .status()
-            .unwrap();
-        assert!(status.success());
+    );
+    let size = std::fs::metadata(app.binary()).unwrap().len();
+    let out = Command::new(app.binary()).output().unwrap();
+    let sql: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    (rebuild_after_touch(&app), size, sql)
+}
+
+/// What calling `run` adds to the caller's rebuild, 1000 files: the median
+/// release rebuild after `touch src/main.rs` of a `main` that awaits `run`,
+/// and of one that only builds a pool.
+pub fn calling_run() -> (f64, f64) {
+    let main = |call: &str| {
+        format!(
+            "static M: migrate_runtime::Migrations = migrate_runtime::embed_migrations!(\"migrations\");\n\
+             #[tokio::main(flavor = \"current_thread\")]\n\
+             async fn main() {{\n    let pool = migrate_runtime::pool_from_url(\"postgresql://localhost/db\", 1).unwrap();\n    \
+             {call}\n}}\n"
+        )
     };
-    build();
+    let calling = App::new("calls_run", 1000, &main("M.run(&pool).await.unwrap();"));
+    let pool_only = App::new("pool_only", 1000, &main("drop((pool, M.len()));"));
+    (rebuild_after_touch(&calling), rebuild_after_touch(&pool_only))
+}
+
+/// The median of 5 release rebuilds after `touch src/main.rs`, in seconds.
+fn rebuild_after_touch(app: &App) -> f64 {
     let mut times = Vec::new();
     for _ in 0..5 {
-        let main = dir.join("src/main.rs");
+        let main = app.path("src/main.rs");
         let text = std::fs::read_to_string(&main).unwrap();
         std::fs::write(&main, text).unwrap();
         let started = Instant::now();
-        build();
+        app.build();
         times.push(started.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);
-    let size = std::fs::metadata(target.join("release/probe")).unwrap().len();
-    let out = Command::new(target.join("release/probe")).output().unwrap();
-    let sql: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-    (times[2], size, sql)
+    times[2]
 }
