@@ -28,14 +28,8 @@ pub async fn apply_vs_psql(
 ) -> (Duration, Duration) {
     let ours = apply(cluster, set, port).await;
 
-    let mut script = String::new();
-    for m in set.iter() {
-        script.push_str("BEGIN;\n");
-        script.push_str(m.sql());
-        script.push_str("\nCOMMIT;\n");
-    }
     let file = dir.join("all.psql");
-    std::fs::write(&file, script).unwrap();
+    std::fs::write(&file, transactions(set)).unwrap();
     let (_, db) = database(cluster).await;
     let started = Instant::now();
     let status = Command::new(cluster.tool("psql").unwrap())
@@ -68,16 +62,21 @@ pub async fn apply_vs_psql(
 /// off and one durable commit at the end, as the runner commits.
 pub async fn server_floor(cluster: &Cluster, set: &Migrations) -> Duration {
     let (url, _) = database(cluster).await;
-    let mut script = String::from("SET synchronous_commit = off;\n");
-    for m in set.iter() {
-        script.push_str("BEGIN;\n");
-        script.push_str(m.sql());
-        script.push_str("\n;\nCOMMIT;\n");
-    }
-    script.push_str("SET synchronous_commit = on;\nCREATE TABLE floor_flushed ();\n");
+    let script = format!(
+        "SET synchronous_commit = off;\n{}SET synchronous_commit = on;\nCREATE TABLE floor_flushed ();\n",
+        transactions(set)
+    );
     let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     let started = Instant::now();
     client.batch_execute(&script).await.unwrap();
     started.elapsed()
+}
+
+/// Every file of `set` between `BEGIN` and `COMMIT`; the `;` ends a last
+/// statement written without one.
+fn transactions(set: &Migrations) -> String {
+    set.iter()
+        .map(|m| format!("BEGIN;\n{}\n;\nCOMMIT;\n", m.sql()))
+        .collect()
 }

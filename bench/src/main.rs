@@ -171,22 +171,16 @@ async fn startup(out: &mut String, dir: Option<String>) {
         "ms",
     );
 
-    let sets = match &dir {
-        Some(dir) => vec![(None, Migrations::from_dir(std::path::Path::new(dir)).unwrap())],
-        None => [100, 1000]
-            .into_iter()
-            .map(|n| {
-                let (dir, set) = workload::migrations(n);
-                (Some(dir), set)
-            })
-            .collect(),
+    let sets: Vec<Migrations> = match &dir {
+        Some(dir) => vec![Migrations::from_dir(std::path::Path::new(dir)).unwrap()],
+        None => [100, 1000].into_iter().map(|n| workload::migrations(n).1).collect(),
     };
-    for (generated, set) in &sets {
-        let scratch = tempfile::tempdir().unwrap();
-        let folder = generated.as_ref().map_or(scratch.path(), |d| d.path());
+    // Where psql's script is written.
+    let scratch = tempfile::tempdir().unwrap();
+    for set in &sets {
         let (mut ours, mut psql, mut server) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..3 {
-            let (o, p) = apply::apply_vs_psql(&durable, set, folder, durable.port()).await;
+            let (o, p) = apply::apply_vs_psql(&durable, set, scratch.path(), durable.port()).await;
             ours.push(ms(o));
             psql.push(ms(p));
             server.push(ms(apply::server_floor(&durable, set).await));

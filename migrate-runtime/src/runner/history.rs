@@ -121,9 +121,10 @@ async fn missing(client: &Client) -> Result<Read, Error> {
     })
 }
 
-/// Runs a history query; a row whose `filename` is NULL carries only the
-/// `current` column. `None` when the table (or a column this project
-/// added) does not exist.
+/// Runs a history query; a row without a `filename` (the digest
+/// statement's, or an empty table's) carries only the server's columns and
+/// `current`. `None` when the table (or a column this project added) does
+/// not exist.
 async fn query(client: &Client, sql: &str) -> Result<Option<Read>, tokio_postgres::Error> {
     let messages = match client.simple_query(sql).await {
         Ok(messages) => messages,
