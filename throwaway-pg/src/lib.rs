@@ -7,18 +7,21 @@
 //! is needed.
 
 mod bin_dir;
+#[cfg(feature = "tls")]
+pub mod certs;
 mod pooler;
 
 pub use bin_dir::{bin_dir, tool, BIN_ENV};
 use nix::unistd::{Uid, User};
 pub use pooler::{PoolMode, Pooler, PoolerOptions};
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::chown;
+use std::os::unix::fs::{chown, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
+use tokio_postgres::NoTls;
 
 /// How to install what is missing, for messages.
 pub const INSTALL_HINT: &str =
@@ -70,6 +73,9 @@ pub enum Error {
     PoolerNotFound,
     #[error("PgBouncer on port {port} did not start: {detail}; see {}", log.display())]
     PoolerStart { port: u16, detail: String, log: PathBuf },
+    #[cfg(feature = "tls")]
+    #[error("cannot make a test certificate: {0}")]
+    Certificate(#[from] rcgen::Error),
 }
 
 /// Settings for a new cluster.
@@ -82,15 +88,52 @@ pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// The folder of `initdb`, `pg_ctl` and `postgres`; [`bin_dir()`] when `None`.
     pub bin_dir: Option<PathBuf>,
+    /// TLS only over TCP, when set. Like `settings`, applied when the
+    /// cluster is created: a kept `data_dir` keeps what it was made with.
+    pub tls: Option<ServerTls>,
 }
+
+/// TLS for the server: `ssl = on` with these files, and a pg_hba.conf of
+/// `hostssl` lines only, so a plaintext TCP login is refused. Over TCP
+/// `postgres` logs in without a password (replication too), the listed
+/// users as said, every other role with scram-sha-256.
+/// The `certs` module (feature `tls`) makes the PEM text.
+#[derive(Debug, Clone, Default)]
+pub struct ServerTls {
+    /// The server's certificate chain, leaf first.
+    pub cert_pem: String,
+    /// Its private key.
+    pub key_pem: String,
+    /// `ssl_ca_file`: the CA that client certificates must chain to; needed
+    /// for `cert_users`.
+    pub client_ca_pem: Option<String>,
+    /// Roles that log in with a client certificate whose CN is the role name
+    /// (pg_hba method `cert`).
+    pub cert_users: Vec<String>,
+    /// Roles that log in with md5 (pg_hba method `md5`). The server uses
+    /// SCRAM anyway for a password stored as SCRAM: create the role after
+    /// `SET password_encryption = 'md5'`.
+    pub md5_users: Vec<String>,
+}
+
+/// pg_hba.conf without TLS: over TCP, `postgres` needs no password.
+const HBA: &str = "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost replication postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n";
+
+/// The TLS files in the data folder, named relative to it so that a
+/// standby's copy finds its own.
+const TLS_CERT: &str = "server.crt";
+const TLS_KEY: &str = "server.key";
+const TLS_CLIENT_CA: &str = "client_ca.crt";
 
 /// A running cluster. Dropping it, or the process ending, stops it.
 pub struct Cluster {
     bin: PathBuf,
     version_num: u32,
+    root: PathBuf,
     data: PathBuf,
     log: PathBuf,
     port: u16,
+    tls: bool,
     run_as: Option<(u32, u32)>,
     guardian: (Child, Option<ChildStdin>),
     _temp: Option<tempfile::TempDir>,
@@ -149,18 +192,23 @@ impl Cluster {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+            let hba = match &options.tls {
+                None => HBA.to_string(),
+                Some(tls) => {
+                    settings.extend(write_tls_files(&data, tls, run_as)?);
+                    tls_hba(tls)
+                }
+            };
             settings.extend(options.settings.iter().cloned());
             append_settings(&data, &settings)?;
-            std::fs::write(
-                data.join("pg_hba.conf"),
-                "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost replication postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
-            )?;
+            std::fs::write(data.join("pg_hba.conf"), hba)?;
         }
         launch(bin, version_num, root, run_as, temp)
     }
 
     /// A streaming hot standby of this cluster (`pg_basebackup -R`), started
-    /// on its own port, stopped and deleted like any throwaway cluster.
+    /// on its own port, stopped and deleted like any throwaway cluster. It
+    /// copies the TLS settings and files of a TLS cluster, and streams over TLS.
     /// [`Cluster::caught_up_with`] waits for it to replay; [`Cluster::promote`]
     /// makes it a primary.
     pub fn standby(&self) -> Result<Cluster, Error> {
@@ -208,9 +256,7 @@ impl Cluster {
         let target: String = query_one(primary, "SELECT pg_current_wal_insert_lsn()::text")
             .await
             .map_err(check)?;
-        let (client, connection) = tokio_postgres::connect(&self.url("postgres"), tokio_postgres::NoTls)
-            .await
-            .map_err(check)?;
+        let (client, connection) = self.socket_config("postgres").connect(NoTls).await.map_err(check)?;
         let task = tokio::spawn(connection);
         let sql = format!("SELECT coalesce(pg_last_wal_replay_lsn()::text, 'none'), coalesce(pg_last_wal_replay_lsn() >= '{target}', false)");
         let started = std::time::Instant::now();
@@ -239,6 +285,17 @@ impl Cluster {
         self.port
     }
 
+    /// The folder holding the server's Unix socket, for `host=` in a
+    /// key=value connection string: `local` logins are trusted, TLS or not.
+    pub fn socket_dir(&self) -> &Path {
+        &self.root
+    }
+
+    /// Whether the cluster takes TLS only over TCP ([`Options::tls`]).
+    pub fn tls_enabled(&self) -> bool {
+        self.tls
+    }
+
     /// The server log (with `log_statement = all`, every statement).
     pub fn log_path(&self) -> &Path {
         &self.log
@@ -261,7 +318,8 @@ impl Cluster {
         tool(name, &self.bin)
     }
 
-    /// A URL for `database` as the superuser `postgres`.
+    /// A URL for `database` as the superuser `postgres`, over TCP; add
+    /// `?sslmode=...` for a TLS cluster.
     pub fn url(&self, database: &str) -> String {
         format!("postgresql://postgres@127.0.0.1:{}/{database}", self.port)
     }
@@ -279,9 +337,10 @@ impl Cluster {
         Ok(self.url(&name))
     }
 
-    /// Runs `sql` (a simple query) on `database` as `postgres`.
+    /// Runs `sql` (a simple query) on `database` as `postgres`, over the
+    /// Unix socket.
     pub async fn execute(&self, database: &str, sql: &str) -> Result<(), Error> {
-        let (client, connection) = tokio_postgres::connect(&self.url(database), tokio_postgres::NoTls).await?;
+        let (client, connection) = self.socket_config(database).connect(NoTls).await?;
         let task = tokio::spawn(connection);
         client.batch_execute(sql).await?;
         drop(client);
@@ -296,7 +355,7 @@ impl Cluster {
 
     /// Starts the server again after [`Cluster::stop_immediate`].
     pub fn restart(&self) -> Result<(), Error> {
-        let port = format!("-p {}", self.port);
+        let port = format!("-p {} -k {}", self.port, self.root.display());
         self.pg_ctl(&[
             "start",
             "-w",
@@ -312,11 +371,22 @@ impl Cluster {
     fn pg_ctl(&self, args: &[&str]) -> Result<(), Error> {
         let mut cmd = Command::new(self.bin.join("pg_ctl"));
         cmd.arg("-D").arg(&self.data).args(args);
-        let dir = self.data.parent().unwrap_or(&self.data).to_path_buf();
         run(
-            as_user(&mut cmd, self.run_as, &dir),
+            as_user(&mut cmd, self.run_as, &self.root),
             &format!("pg_ctl {}", args.join(" ")),
         )
+    }
+
+    /// `database` as `postgres` over the Unix socket: our own connections
+    /// work whatever pg_hba.conf asks of TCP.
+    fn socket_config(&self, database: &str) -> tokio_postgres::Config {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host_path(&self.root)
+            .port(self.port)
+            .user("postgres")
+            .dbname(database);
+        config
     }
 }
 
@@ -346,6 +416,56 @@ pub(crate) fn temp_root(prefix: &str, run_as: Option<(u32, u32)>) -> Result<(tem
     Ok((temp, root))
 }
 
+/// Writes `text` to `path` with permissions `mode`, owned by `run_as` when set.
+pub(crate) fn write_file(path: &Path, text: &str, mode: u32, run_as: Option<(u32, u32)>) -> Result<(), Error> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)?;
+    // `mode` applies to a new file only.
+    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    file.write_all(text.as_bytes())?;
+    if let Some((uid, gid)) = run_as {
+        chown(path, Some(uid), Some(gid))?;
+    }
+    Ok(())
+}
+
+/// Writes the TLS files into the data folder and returns their settings.
+fn write_tls_files(data: &Path, tls: &ServerTls, run_as: Option<(u32, u32)>) -> Result<Vec<(String, String)>, Error> {
+    write_file(&data.join(TLS_CERT), &tls.cert_pem, 0o644, run_as)?;
+    // PostgreSQL refuses a key others can read.
+    write_file(&data.join(TLS_KEY), &tls.key_pem, 0o600, run_as)?;
+    let setting = |key: &str, value: String| (key.to_string(), value);
+    let mut settings = vec![
+        setting("ssl", "on".to_string()),
+        setting("ssl_cert_file", format!("'{TLS_CERT}'")),
+        setting("ssl_key_file", format!("'{TLS_KEY}'")),
+    ];
+    if let Some(ca) = &tls.client_ca_pem {
+        write_file(&data.join(TLS_CLIENT_CA), ca, 0o644, run_as)?;
+        settings.push(setting("ssl_ca_file", format!("'{TLS_CLIENT_CA}'")));
+    }
+    Ok(settings)
+}
+
+/// pg_hba.conf of a TLS cluster: `hostssl` lines only, so TCP without TLS
+/// finds no entry.
+fn tls_hba(tls: &ServerTls) -> String {
+    let mut hba = String::from(
+        "local all all trust\nhostssl all postgres 127.0.0.1/32 trust\nhostssl replication postgres 127.0.0.1/32 trust\n",
+    );
+    for (users, method) in [(&tls.cert_users, "cert"), (&tls.md5_users, "md5")] {
+        for user in users {
+            hba.push_str(&format!("hostssl all \"{user}\" 127.0.0.1/32 {method}\n"));
+        }
+    }
+    hba.push_str("hostssl all all 127.0.0.1/32 scram-sha-256\n");
+    hba
+}
+
 fn append_settings(data: &Path, settings: &[(String, String)]) -> Result<(), Error> {
     let mut conf = std::fs::OpenOptions::new()
         .append(true)
@@ -367,6 +487,7 @@ fn launch(
 ) -> Result<Cluster, Error> {
     let data = root.join("data");
     let log = root.join("server.log");
+    let tls = data.join(TLS_CERT).exists();
     let mut last = None;
     for _ in 0..5 {
         let port = free_port()?;
@@ -375,9 +496,11 @@ fn launch(
                 return Ok(Cluster {
                     bin,
                     version_num,
+                    root,
                     data,
                     log,
                     port,
+                    tls,
                     run_as,
                     guardian,
                     _temp: temp,
@@ -390,7 +513,7 @@ fn launch(
 }
 
 async fn query_one(cluster: &Cluster, sql: &str) -> Result<String, tokio_postgres::Error> {
-    let (client, connection) = tokio_postgres::connect(&cluster.url("postgres"), tokio_postgres::NoTls).await?;
+    let (client, connection) = cluster.socket_config("postgres").connect(NoTls).await?;
     let task = tokio::spawn(connection);
     let value = client.query_one(sql, &[]).await?.get(0);
     drop(client);

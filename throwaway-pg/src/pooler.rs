@@ -1,6 +1,6 @@
 //! A throwaway PgBouncer in front of a [`Cluster`].
 
-use crate::{as_user, free_port, run_as, temp_root, Cluster, Error};
+use crate::{as_user, free_port, run_as, temp_root, write_file, Cluster, Error, ServerTls};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -33,6 +33,10 @@ pub struct PoolerOptions {
     /// password the server knows them by: clients need none, PgBouncer logs
     /// in to the server with it.
     pub users: Vec<(String, String)>,
+    /// TLS required of clients (`client_tls_sslmode = require`), with this
+    /// certificate and key; the other fields are not used. PgBouncer itself
+    /// reaches a cluster with [`Cluster::tls_enabled`] over TLS, set or not.
+    pub client_tls: Option<ServerTls>,
 }
 
 impl Default for PoolerOptions {
@@ -42,6 +46,7 @@ impl Default for PoolerOptions {
             pool_size: 20,
             max_client_conn: 100,
             users: Vec::new(),
+            client_tls: None,
         }
     }
 }
@@ -72,12 +77,16 @@ impl Pooler {
         for (user, password) in &users {
             writeln!(auth, "{} {}", quote(user), quote(password))?;
         }
+        if let Some(tls) = &options.client_tls {
+            write_file(&root.join(TLS_CERT), &tls.cert_pem, 0o644, run_as)?;
+            write_file(&root.join(TLS_KEY), &tls.key_pem, 0o600, run_as)?;
+        }
         let (mut guardian, mut pipe) = guardian(&root, run_as)?;
         let mut last = None;
         for _ in 0..5 {
             let port = free_port()?;
             let config = root.join("pgbouncer.ini");
-            std::fs::write(&config, config_text(cluster.port(), port, &root, &options))?;
+            std::fs::write(&config, config_text(cluster, port, &root, &options))?;
             match start(&binary, &config, &root, &log, port, run_as, &mut pipe) {
                 Ok(pgbouncer) => {
                     return Ok(Pooler {
@@ -101,7 +110,8 @@ impl Pooler {
         self.port
     }
 
-    /// A URL for `database` through the pooler, as `postgres`.
+    /// A URL for `database` through the pooler, as `postgres`; add
+    /// `?sslmode=require` when [`PoolerOptions::client_tls`] is set.
     pub fn url(&self, database: &str) -> String {
         self.url_as("postgres", database)
     }
@@ -140,7 +150,11 @@ fn quote(value: &str) -> String {
     format!("\"{}\"", value.replace('"', "\"\""))
 }
 
-fn config_text(server_port: u16, port: u16, root: &Path, options: &PoolerOptions) -> String {
+/// The files of [`PoolerOptions::client_tls`], in the pooler's folder.
+const TLS_CERT: &str = "pgbouncer.crt";
+const TLS_KEY: &str = "pgbouncer.key";
+
+fn config_text(cluster: &Cluster, port: u16, root: &Path, options: &PoolerOptions) -> String {
     let mode = match options.pool_mode {
         PoolMode::Session => "session",
         PoolMode::Transaction => "transaction",
@@ -149,7 +163,7 @@ fn config_text(server_port: u16, port: u16, root: &Path, options: &PoolerOptions
     // tokio-postgres sends only client_encoding, user, database and, when
     // set, application_name and options; 1.18 handles all but `options`,
     // which stays refused so a setting passed that way is never dropped.
-    format!(
+    let mut text = format!(
         "[databases]\n\
          * = host=127.0.0.1 port={server_port}\n\
          [pgbouncer]\n\
@@ -163,10 +177,21 @@ fn config_text(server_port: u16, port: u16, root: &Path, options: &PoolerOptions
          default_pool_size = {pool_size}\n\
          max_client_conn = {max_client_conn}\n\
          ignore_startup_parameters = extra_float_digits\n",
+        server_port = cluster.port(),
         root = root.display(),
         pool_size = options.pool_size,
         max_client_conn = options.max_client_conn,
-    )
+    );
+    if options.client_tls.is_some() {
+        text.push_str(&format!(
+            "client_tls_sslmode = require\nclient_tls_cert_file = {root}/{TLS_CERT}\nclient_tls_key_file = {root}/{TLS_KEY}\n",
+            root = root.display(),
+        ));
+    }
+    if cluster.tls_enabled() {
+        text.push_str("server_tls_sslmode = require\n");
+    }
+    text
 }
 
 /// A shell that holds our pipe: when this process exits for any reason the
