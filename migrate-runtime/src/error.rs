@@ -19,9 +19,21 @@ pub enum Error {
     /// A failure that waiting cannot fix: wrong password, missing database, ...
     #[error("cannot connect to PostgreSQL: {0}")]
     Connect(String),
+    /// Connection settings (URL, `PGSSL*` variables, certificate files)
+    /// that cannot be used; nothing was tried.
+    #[error("{0}")]
+    Settings(#[from] crate::connector::SettingsError),
+    /// TLS failed: the server's certificate, the client's, or a server
+    /// without TLS. Waiting cannot fix it.
+    #[error("cannot connect to PostgreSQL over TLS: {0}")]
+    Tls(#[from] crate::connector::TlsError),
     /// The history in the database does not match the migrations.
     #[error("{}", list("the migration history does not match the migrations", .0))]
     Validation(Vec<String>),
+    /// Lines of a `--database-urls` file that cannot be used, each as
+    /// `file:line: why`.
+    #[error("{}", list("the database URL file cannot be used", .0))]
+    UrlFile(Vec<String>),
     /// A migration file failed; see [`MigrationError`].
     #[error(transparent)]
     Migration(Box<MigrationError>),
@@ -72,11 +84,15 @@ fn list(title: &str, items: &[String]) -> String {
     out
 }
 
-/// A server error on one line: `ERROR 42P01: relation "x" does not exist`.
+/// A server error on one line: `ERROR 42P01: relation "x" does not exist`;
+/// a TLS failure as what to do about it.
 pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
-        None => e.to_string(),
+        None => match crate::connector::explain(e) {
+            Some(tls) => tls.to_string(),
+            None => e.to_string(),
+        },
     }
 }
 

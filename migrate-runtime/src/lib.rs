@@ -26,6 +26,7 @@
 
 #[cfg(feature = "cli")]
 pub mod cli;
+mod connector;
 mod embedded;
 mod error;
 pub mod fanout;
@@ -41,6 +42,7 @@ mod table;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use connector::{SettingsError, SslMode, TlsError};
 #[doc(hidden)]
 pub use embedded::__private;
 pub use embedded::{Migration, Migrations, Repeatable, Statement};

@@ -1,6 +1,7 @@
 //! What the fan-out runs on: schemas found by a `LIKE` pattern, databases
 //! listed in a file.
 
+use crate::connector::Connector;
 use crate::runner::script::text_literal;
 use crate::{redact_url, Error};
 use deadpool_postgres::Pool;
@@ -21,8 +22,12 @@ impl Target {
     pub(crate) fn server(&self) -> String {
         match self {
             Target::Schema(_) => String::new(),
-            Target::Database(url) => match url.parse::<tokio_postgres::Config>() {
-                Ok(config) => format!("{:?} {:?}", config.get_hosts(), config.get_ports()),
+            Target::Database(url) => match Connector::new(url) {
+                Ok(connector) => format!(
+                    "{:?} {:?}",
+                    connector.config().get_hosts(),
+                    connector.config().get_ports()
+                ),
                 Err(_) => url.clone(),
             },
         }
@@ -94,9 +99,9 @@ pub(crate) fn exact_schema(pattern: &str) -> Result<Target, Error> {
     Ok(Target::Schema(name))
 }
 
-/// The databases listed in `file`: one URL a line; empty lines and lines
-/// starting with `#` are skipped. Errors name the line and never show a
-/// password.
+/// The databases listed in `file`: one URL (or libpq key=value string) a
+/// line, each with its own TLS settings; empty lines and lines starting
+/// with `#` are skipped. Errors name the line and never show a password.
 pub fn read_url_file(file: &Path) -> Result<Vec<Target>, Error> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Error::Refused(format!("cannot read the database URL file {}: {e}", file.display())))?;
@@ -112,9 +117,9 @@ fn parse_urls(text: &str, file: &str) -> Result<Vec<Target>, Error> {
         if url.is_empty() || url.starts_with('#') {
             continue;
         }
-        if let Err(e) = url.parse::<tokio_postgres::Config>() {
+        if let Err(e) = Connector::new(url) {
             problems.push(format!(
-                "{file}:{line_no}: not a database URL ({e}); write postgresql://user:password@host:port/database"
+                "{file}:{line_no}: {e}; write postgresql://user:password@host:port/database?sslmode=verify-full&..."
             ));
             continue;
         }
@@ -131,7 +136,7 @@ fn parse_urls(text: &str, file: &str) -> Result<Vec<Target>, Error> {
         ));
     }
     if !problems.is_empty() {
-        return Err(Error::Validation(problems));
+        return Err(Error::UrlFile(problems));
     }
     Ok(targets.into_iter().map(|(_, t)| t).collect())
 }
@@ -160,9 +165,15 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("f:1: not a database URL"), "{e}");
+        assert!(e.starts_with("the database URL file cannot be used:"), "{e}");
+        assert!(e.contains("f:1: the database URL is malformed"), "{e}");
         assert!(e.contains("f:3: the same URL as line 2"), "{e}");
         assert!(!e.contains("secret"), "{e}");
+        let e = parse_urls("postgresql://a/b?sslmode=verify-everything\n", "f").unwrap_err();
+        assert!(
+            matches!(&e, Error::UrlFile(lines) if lines[0].starts_with("f:1: sslmode=verify-everything is not valid")),
+            "{e}"
+        );
         let e = parse_urls("# nothing\n", "f").unwrap_err().to_string();
         assert!(e.contains("f: lists no database URL"), "{e}");
     }

@@ -7,7 +7,7 @@ use tokio_postgres::error::SqlState;
 
 /// A connection from `pool`, retrying with backoff while the server is not
 /// up yet, for at most `limit`. Failures that waiting cannot fix (wrong
-/// password, missing database, bad configuration) return at once.
+/// password, missing database, bad configuration, TLS) return at once.
 pub(crate) async fn connect(pool: &Pool, limit: Duration) -> Result<Object, Error> {
     let started = Instant::now();
     let mut delay = Duration::from_millis(100);
@@ -23,8 +23,11 @@ pub(crate) async fn connect(pool: &Pool, limit: Duration) -> Result<Object, Erro
             Err(e) => e,
         };
         let last = match &error {
-            PoolError::Backend(e) if !retryable(e) => return Err(Error::Connect(crate::error::describe(e))),
-            PoolError::Backend(e) => crate::error::describe(e),
+            PoolError::Backend(e) => match crate::connector::explain(e) {
+                Some(tls) => return Err(Error::Tls(tls)),
+                None if !retryable(e) => return Err(Error::Connect(crate::error::describe(e))),
+                None => crate::error::describe(e),
+            },
             other => other.to_string(),
         };
         let waited = started.elapsed();

@@ -8,6 +8,7 @@
 //! which passes them on to the waiters of this process. With any other
 //! pool, no notification arrives and waiters poll as before.
 
+use crate::connector::Connector;
 use deadpool_postgres::Connect;
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
@@ -17,7 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-use tokio_postgres::{AsyncMessage, Client, Config, NoTls};
+use tokio_postgres::{AsyncMessage, Client, Config};
 
 /// Whether a connection of this process forwards notifications.
 static FORWARDING: AtomicBool = AtomicBool::new(false);
@@ -100,15 +101,16 @@ impl Pause {
 type Connecting<'a> =
     Pin<Box<dyn Future<Output = Result<(Client, JoinHandle<()>), tokio_postgres::Error>> + Send + 'a>>;
 
-/// Connects like deadpool's default (no TLS), and drives the connection
-/// itself so that notifications reach the waiters of this process.
-pub(crate) struct Forwarding;
+/// Connects through the [`Connector`] (TLS by libpq's rules), and drives
+/// the connection itself so that notifications reach the waiters of this
+/// process.
+pub(crate) struct Forwarding(pub(crate) Connector);
 
 impl Connect for Forwarding {
     fn connect(&self, config: &Config) -> Connecting<'_> {
         let config = config.clone();
         Box::pin(async move {
-            let (client, mut connection) = config.connect(NoTls).await?;
+            let (client, mut connection) = self.0.connect_with(&config).await?;
             FORWARDING.store(true, Ordering::Relaxed);
             let task = tokio::spawn(async move {
                 loop {

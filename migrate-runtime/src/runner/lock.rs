@@ -7,9 +7,12 @@ use super::query::{first_row, first_value};
 use super::server::Engine;
 use crate::table::{quote_literal, TableName};
 use crate::Error;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_postgres::{Client, NoTls};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
+use tokio_postgres::tls::{ChannelBinding, TlsConnect, TlsStream};
+use tokio_postgres::Client;
 
 /// How concurrent runs take turns; see [`Runner::lock_mode`](crate::Runner::lock_mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,8 +66,9 @@ pub(crate) async fn pre_choose(client: &Client, engine: Engine, server_pid: i32)
 
 /// The backend pid in the cancel key the connection got at start-up: the
 /// server's own pid on a direct connection, a made-up one behind a pooler.
-/// Read by sending the cancel request into memory, never to the server;
-/// `None` when it cannot be read (a TLS-only connection).
+/// Read by sending the cancel request into memory, never to the server,
+/// whatever the connection's `sslmode`: the in-memory end accepts TLS and
+/// [`InMemory`] leaves the bytes as they are.
 async fn key_pid(client: &Client) -> Option<i32> {
     let (ours, mut theirs) = tokio::io::duplex(64);
     let token = client.cancel_token();
@@ -72,7 +76,7 @@ async fn key_pid(client: &Client) -> Option<i32> {
         let mut head = [0u8; 8];
         theirs.read_exact(&mut head).await.ok()?;
         if head[4..8] == 80877103u32.to_be_bytes() {
-            theirs.write_all(b"N").await.ok()?;
+            theirs.write_all(b"S").await.ok()?;
             theirs.read_exact(&mut head).await.ok()?;
         }
         let mut rest = [0u8; 8];
@@ -80,8 +84,50 @@ async fn key_pid(client: &Client) -> Option<i32> {
         (head[..4] == 16u32.to_be_bytes() && head[4..8] == 80877102u32.to_be_bytes())
             .then(|| i32::from_be_bytes(rest[..4].try_into().expect("4 bytes")))
     };
-    let (_, pid) = futures_util::future::join(token.cancel_query_raw(ours, NoTls), read).await;
+    let (_, pid) = futures_util::future::join(token.cancel_query_raw(ours, InMemory), read).await;
     pid
+}
+
+/// The "TLS" of [`key_pid`]'s in-memory stream: none, the stream as it is.
+struct InMemory;
+
+impl TlsConnect<DuplexStream> for InMemory {
+    type Stream = Clear;
+    type Error = std::io::Error;
+    type Future = std::future::Ready<std::io::Result<Clear>>;
+
+    fn connect(self, stream: DuplexStream) -> Self::Future {
+        std::future::ready(Ok(Clear(stream)))
+    }
+}
+
+/// An in-memory stream that stands where a TLS stream would.
+struct Clear(DuplexStream);
+
+impl TlsStream for Clear {
+    fn channel_binding(&self) -> ChannelBinding {
+        ChannelBinding::none()
+    }
+}
+
+impl AsyncRead for Clear {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Clear {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
 }
 
 /// The lock key: derived from the qualified table name, so runners of

@@ -5,6 +5,7 @@
 //! test` gives each its own) share them, and a database can be dropped from
 //! `Drop`.
 
+use crate::connector::Connector;
 use crate::error::describe;
 use crate::Error;
 use std::collections::HashSet;
@@ -18,6 +19,7 @@ use tokio_postgres::Client;
 
 pub(crate) struct Server {
     admin_url: String,
+    connector: Connector,
     handle: Handle,
     admin: Client,
     janitor: Client,
@@ -54,6 +56,7 @@ impl Server {
                     .into(),
             ));
         }
+        let connector = Connector::new(&admin_url)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -63,10 +66,10 @@ impl Server {
             .name("migrate-test-databases".into())
             .spawn(move || runtime.block_on(std::future::pending::<()>()))
             .map_err(|e| Error::Refused(format!("cannot start the test databases' thread: {e}")))?;
-        let url = admin_url.clone();
+        let admin_connector = connector.clone();
         let (admin, janitor, version, capacity) = block_on(&handle, async move {
-            let admin = connect(&url).await?;
-            let janitor = connect(&url).await?;
+            let admin = connect(&admin_connector).await?;
+            let janitor = connect(&admin_connector).await?;
             let row = admin
                 .query_one(
                     "SELECT current_setting('server_version_num')::int, \
@@ -87,6 +90,7 @@ impl Server {
         };
         Ok(Server {
             admin_url,
+            connector,
             handle,
             admin,
             janitor,
@@ -129,7 +133,7 @@ impl Server {
 
     /// A new connection as the admin, on the current runtime.
     pub(crate) async fn connect_admin(&self) -> Result<Client, Error> {
-        connect(&self.admin_url).await
+        connect(&self.connector).await
     }
 
     /// The admin URL with `database` in place of its database.
@@ -192,13 +196,13 @@ fn block_on<T: Send + 'static>(
         .map_err(|_| Error::Refused("the test database job panicked".into()))?
 }
 
-/// A connection to `url`, on the current runtime. Retries while the server
-/// starts up or has no free connection slot (another test process).
-async fn connect(url: &str) -> Result<Client, Error> {
+/// A connection as the admin, on the current runtime. Retries while the
+/// server starts up or has no free connection slot (another test process).
+async fn connect(connector: &Connector) -> Result<Client, Error> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(5);
     loop {
-        match tokio_postgres::connect(url, tokio_postgres::NoTls).await {
+        match connector.connect().await {
             Ok((client, connection)) => {
                 tokio::spawn(connection);
                 return Ok(client);
@@ -209,11 +213,7 @@ async fn connect(url: &str) -> Result<Client, Error> {
                     Some(&SqlState::TOO_MANY_CONNECTIONS) | Some(&SqlState::CANNOT_CONNECT_NOW)
                 );
                 if !busy || started.elapsed() > Duration::from_secs(30) {
-                    return Err(Error::Connect(format!(
-                        "test server {}: {}",
-                        crate::redact_url(url),
-                        describe(&e)
-                    )));
+                    return Err(Error::Connect(format!("the test server: {}", describe(&e))));
                 }
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_millis(500));
