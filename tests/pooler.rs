@@ -9,7 +9,8 @@ use migrate_tests::children::{assert_applied_exactly_once, at_the_gate, go, hold
 use migrate_tests::{cluster, fresh, value};
 use std::process::{Child, Command};
 use std::time::Duration;
-use throwaway_pg::{Pooler, PoolerOptions};
+use throwaway_pg::certs::{Authority, Leaf};
+use throwaway_pg::{Pooler, PoolerOptions, ServerTls};
 
 static LOAD: Migrations = embed_migrations!("fixtures/load");
 
@@ -85,6 +86,55 @@ async fn eight_instances_through_a_transaction_pooler_apply_each_file_once() {
         assert!(
             token >= 1 && free,
             "the lease was used and released: token {token}, free {free}"
+        );
+        let again = LOAD.run(&pool_from_url(&through, 1).unwrap()).await.unwrap();
+        assert!(again.up_to_date(), "{again:?}");
+    }
+}
+
+/// Hosted poolers take TLS from their clients: the connection's cancel key,
+/// which tells auto mode that a pooler answered, is read over TLS too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_instances_through_a_pooler_that_takes_tls_apply_each_file_once() {
+    let ca = Authority::new("pooler CA").unwrap();
+    let issued = ca
+        .issue(&Leaf::server(&["localhost"], &["127.0.0.1".parse().unwrap()]))
+        .unwrap();
+    let options = PoolerOptions {
+        pool_size: 4,
+        client_tls: Some(ServerTls {
+            cert_pem: issued.cert_pem,
+            key_pem: issued.key_pem,
+            ..ServerTls::default()
+        }),
+        ..PoolerOptions::default()
+    };
+    let pooler = Pooler::start(cluster(), options).unwrap_or_else(|e| panic!("cannot start PgBouncer: {e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ca.crt");
+    std::fs::write(&root, ca.cert_pem()).unwrap();
+    let plain = pool_from_url(&format!("{}?sslmode=disable", pooler.url("postgres")), 1).unwrap();
+    let refused = LOAD.run(&plain).await.unwrap_err().to_string();
+    assert!(refused.contains("SSL required"), "{refused}");
+    for round in 0..3 {
+        let (_, name, pool) = fresh().await;
+        let through = format!(
+            "{}?sslmode=verify-full&sslrootcert={}",
+            pooler.url(&name),
+            root.display()
+        );
+        let mut children: Vec<Child> = (0..8)
+            .map(|i| spawn(&through, &format!("tls-pooled-{round}-{i}"), &[]))
+            .collect();
+        go(&mut children);
+        for (i, (ok, stderr)) in wait_all(children, Duration::from_secs(120)).into_iter().enumerate() {
+            assert!(ok, "round {round}, process {i} failed:\n{stderr}");
+        }
+        assert_applied_exactly_once(&pool).await;
+        let (token, free) = lease(&pool).await;
+        assert!(
+            token >= 1 && free,
+            "auto mode took the lease: token {token}, free {free}"
         );
         let again = LOAD.run(&pool_from_url(&through, 1).unwrap()).await.unwrap();
         assert!(again.up_to_date(), "{again:?}");

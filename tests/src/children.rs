@@ -49,7 +49,13 @@ pub fn spawn(url: &str, name: &str, env: &[(&str, &str)]) -> Child {
             "--test-threads=1",
             "--quiet",
         ])
-        .env("MIGRATE_CHILD_URL", format!("{url}?application_name={name}"))
+        .env(
+            "MIGRATE_CHILD_URL",
+            format!(
+                "{url}{}application_name={name}",
+                if url.contains('?') { '&' } else { '?' }
+            ),
+        )
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

@@ -2,6 +2,7 @@
 //! process, one fresh database per test.
 
 pub mod children;
+pub mod tls;
 
 use deadpool_postgres::Pool;
 use migrate_runtime::Migrations;
