@@ -279,6 +279,18 @@ async fn require_against_a_server_without_tls_is_refused_and_prefer_falls_back()
 }
 
 #[tokio::test]
+async fn a_unix_socket_takes_no_tls_whatever_the_mode_as_in_libpq() {
+    let db = cluster().create_database().await.unwrap();
+    let name = db.rsplit('/').next().unwrap();
+    let socket = format!(
+        "host={} port={} user=postgres dbname={name} sslmode=require",
+        cluster().socket_dir().display(),
+        cluster().port()
+    );
+    assert_eq!(migrate(&socket).await.unwrap(), "f");
+}
+
+#[tokio::test]
 async fn direct_negotiation_reaches_postgresql_17_and_later() {
     let server = tls_server();
     let db = server.create_database().await;

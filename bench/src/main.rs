@@ -14,7 +14,8 @@ mod workload;
 use migrate_runtime::{pool_from_url, Migrations, Timeouts};
 use std::fmt::Write as _;
 use std::time::Duration;
-use throwaway_pg::{Cluster, Options};
+use throwaway_pg::certs::{Authority, Leaf};
+use throwaway_pg::{Cluster, Options, ServerTls};
 
 #[tokio::main]
 async fn main() {
@@ -37,6 +38,14 @@ async fn main() {
     if std::env::args().nth(1).as_deref() == Some("pipeline") {
         let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
         pipeline(&mut out).await;
+        println!("{out}");
+        return;
+    }
+    // `-- tls`: the no-op start over verify-full beside plaintext.
+    if std::env::args().nth(1).as_deref() == Some("tls") {
+        let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
+        let plain = Cluster::start(&durable_options()).expect("a throwaway PostgreSQL");
+        tls_startup(&mut out, &plain).await;
         println!("{out}");
         return;
     }
@@ -137,18 +146,7 @@ async fn main() {
 /// files (or the files of `dir`) beside psql and the server alone, and
 /// what calling `run` adds to the caller's rebuild.
 async fn startup(out: &mut String, dir: Option<String>) {
-    let durable = Cluster::start(&Options {
-        settings: [
-            ("fsync", "on"),
-            ("synchronous_commit", "on"),
-            ("full_page_writes", "on"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect(),
-        ..Options::default()
-    })
-    .expect("a throwaway PostgreSQL");
+    let durable = Cluster::start(&durable_options()).expect("a throwaway PostgreSQL");
     let figures = startup::measure(&durable).await;
     for (n, ours, floor) in figures.noop {
         row(
@@ -203,12 +201,57 @@ async fn startup(out: &mut String, dir: Option<String>) {
         );
     }
 
+    tls_startup(out, &durable).await;
+
     let (calling, pool_only) = rebuild::calling_run();
     row(
         out,
         "release rebuild after touch, 1000 files, main awaits run (vs only builds a pool)",
         calling * 1000.0,
         pool_only * 1000.0,
+        "ms",
+    );
+}
+
+/// fsync and synchronous commits on, as in production.
+fn durable_options() -> Options {
+    Options {
+        settings: [
+            ("fsync", "on"),
+            ("synchronous_commit", "on"),
+            ("full_page_writes", "on"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        ..Options::default()
+    }
+}
+
+/// The no-op start over `verify-full` beside plaintext, on a second durable
+/// cluster that takes TLS only (a certificate for `localhost` from a CA
+/// made here).
+async fn tls_startup(out: &mut String, plain: &Cluster) {
+    let ca = Authority::new("bench CA").unwrap();
+    let issued = ca.issue(&Leaf::server(&["localhost"], &[])).unwrap();
+    let tls = Cluster::start(&Options {
+        tls: Some(ServerTls {
+            cert_pem: issued.cert_pem,
+            key_pem: issued.key_pem,
+            ..ServerTls::default()
+        }),
+        ..durable_options()
+    })
+    .expect("a throwaway PostgreSQL taking TLS only");
+    let files = tempfile::tempdir().unwrap();
+    let root = files.path().join("ca.crt");
+    std::fs::write(&root, ca.cert_pem()).unwrap();
+    let (over_tls, plaintext) = startup::tls_vs_plaintext(plain, &tls, &root).await;
+    row(
+        out,
+        "no-op start-up, 1000 applied, sslmode=verify-full (vs plaintext), median of 100",
+        over_tls,
+        plaintext,
         "ms",
     );
 }

@@ -77,6 +77,36 @@ pub async fn measure(cluster: &Cluster) -> Figures {
     }
 }
 
+/// The no-op start at 1000 applied over `verify-full` against the same in
+/// plaintext: two clusters with the same settings, one taking TLS only,
+/// runs interleaved. Medians (ms): (TLS, plaintext).
+pub async fn tls_vs_plaintext(plain: &Cluster, tls: &Cluster, ca: &std::path::Path) -> (f64, f64) {
+    let app = App::new("startup_tls", 1000, MAIN);
+    let plain_url = plain.create_database().await.unwrap();
+    let name = tls
+        .create_database()
+        .await
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let tls_url = format!(
+        "postgresql://postgres@localhost:{}/{name}?sslmode=verify-full&sslrootcert={}",
+        tls.port(),
+        ca.display()
+    );
+    for url in [&plain_url, &tls_url] {
+        assert!(run(&app, url, "migrate").wait().unwrap().success());
+    }
+    let (mut over_tls, mut plaintext) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        over_tls.push(timed(&app, &tls_url, "migrate"));
+        plaintext.push(timed(&app, &plain_url, "migrate"));
+    }
+    (crate::median(over_tls), crate::median(plaintext))
+}
+
 fn run(app: &App, url: &str, mode: &str) -> Child {
     Command::new(app.binary())
         .arg(mode)

@@ -19,6 +19,11 @@
 //! }
 //! ```
 //!
+//! [`pool_from_url`] takes a URL or libpq key=value string and follows
+//! libpq's TLS rules (`sslmode`, `sslrootcert`, `sslcert`/`sslkey`,
+//! `channel_binding`, the `PGSSL*` variables); TLS failures are
+//! [`TlsError`]s that say what to do.
+//!
 //! Add a one-line build script so that a new file triggers a rebuild:
 //! `fn main() { println!("cargo:rerun-if-changed=migrations"); }`.
 

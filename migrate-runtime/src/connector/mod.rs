@@ -9,6 +9,7 @@ mod tls;
 pub use settings::SslMode;
 use settings::{Defaults, TlsSettings};
 use std::path::PathBuf;
+use tokio_postgres::config::Host;
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{Client, Config, Connection, Socket};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -253,11 +254,17 @@ impl Connector {
     }
 
     /// Connects with `config`, which came from [`Connector::config`]:
-    /// `allow` tries plaintext first and TLS when the server refuses it.
+    /// `allow` tries plaintext first and TLS when the server refuses it;
+    /// over Unix sockets there is no TLS, whatever the mode, as in libpq.
     pub(crate) async fn connect_with(
         &self,
         config: &Config,
     ) -> Result<(Client, Connection<Socket, Stream>), tokio_postgres::Error> {
+        if !config.get_hosts().is_empty() && config.get_hosts().iter().all(|h| matches!(h, Host::Unix(_))) {
+            let mut local = config.clone();
+            local.ssl_mode(tokio_postgres::config::SslMode::Disable);
+            return local.connect(self.tls.clone()).await;
+        }
         let first = config.connect(self.tls.clone()).await;
         match first {
             Err(e) if self.mode == SslMode::Allow && e.as_db_error().is_some() => {
