@@ -440,6 +440,34 @@ async fn a_pool_the_user_built_with_their_own_tls_keeps_every_connection_on_tls(
     assert!(!logs.text().contains("heartbeat: cannot connect"), "{}", logs.text());
 }
 
+/// The server name a connection to `host` sends in its TLS ClientHello
+/// (SNI), read by a listener that answers the SSLRequest and then hangs up.
+async fn sent_server_name(host: &str, params: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let heard = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 8];
+        stream.read_exact(&mut request).await.unwrap();
+        assert_eq!(request[4..], 80877103u32.to_be_bytes(), "an SSLRequest first");
+        stream.write_all(b"S").await.unwrap();
+        let acceptor = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
+        let hello = acceptor.await.unwrap();
+        hello.client_hello().server_name().map(String::from)
+    });
+    let pool = pool_from_url(&format!("postgresql://u@{host}:{port}/db?sslmode=require&{params}"), 1).unwrap();
+    assert!(pool.get().await.is_err(), "the listener hangs up");
+    heard.await.unwrap()
+}
+
+#[tokio::test]
+async fn the_host_name_goes_out_as_sni_unless_it_is_an_address_or_sslsni_is_0() {
+    assert_eq!(sent_server_name("localhost", "").await.as_deref(), Some("localhost"));
+    assert_eq!(sent_server_name("127.0.0.1", "").await, None);
+    assert_eq!(sent_server_name("localhost", "sslsni=0").await, None);
+}
+
 #[derive(Parser)]
 struct App {
     #[command(subcommand)]
