@@ -234,6 +234,12 @@ impl Connector {
         Connector::from_parsed(parsed.pg, &parsed.tls)
     }
 
+    /// The driver's settings of `settings` alone: no file is read and no
+    /// TLS configuration built.
+    pub(crate) fn config_of(settings: &str) -> Result<Config, SettingsError> {
+        Ok(settings::parse(settings, &Defaults::process())?.pg)
+    }
+
     fn from_parsed(config: Config, tls: &TlsSettings) -> Result<Connector, SettingsError> {
         Ok(Connector {
             config,

@@ -22,12 +22,8 @@ impl Target {
     pub(crate) fn server(&self) -> String {
         match self {
             Target::Schema(_) => String::new(),
-            Target::Database(url) => match Connector::new(url) {
-                Ok(connector) => format!(
-                    "{:?} {:?}",
-                    connector.config().get_hosts(),
-                    connector.config().get_ports()
-                ),
+            Target::Database(url) => match Connector::config_of(url) {
+                Ok(config) => format!("{:?} {:?}", config.get_hosts(), config.get_ports()),
                 Err(_) => url.clone(),
             },
         }
