@@ -33,8 +33,11 @@ pub fn of_migrations(migrations: &[SourceMigration]) -> i64 {
 /// rows in `id` order. A row without a checksum hashes with an empty one,
 /// so it never matches. Unlike `sha256`, `hashtextextended` needs no crypto
 /// library, which a fresh backend would load first.
-pub const SERVER_EXPRESSION: &str = "hashtextextended(coalesce(string_agg(filename || E'\\t' \
-     || coalesce(checksum, '') || E'\\n', '' ORDER BY id), ''), 0)";
+/// Every function and operator names `pg_catalog`, so that look-alikes
+/// elsewhere on the search_path are never called.
+pub const SERVER_EXPRESSION: &str = "pg_catalog.hashtextextended(coalesce(pg_catalog.string_agg(filename \
+     OPERATOR(pg_catalog.||) E'\\t' OPERATOR(pg_catalog.||) coalesce(checksum, '') OPERATOR(pg_catalog.||) E'\\n', \
+     '' ORDER BY id), ''), 0::bigint)";
 
 #[cfg(test)]
 mod tests {

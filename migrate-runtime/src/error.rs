@@ -44,6 +44,17 @@ pub enum Error {
     /// A request of the operations API that cannot be honoured.
     #[error("{0}")]
     Refused(String),
+    /// A table or schema the runner would use could run another role's
+    /// code as the migrating role: a view, a table someone else owns or
+    /// with triggers or rules, a schema target someone else owns. Nothing
+    /// was applied; `why` says how to make it trusted.
+    #[error("refusing to use {object}: {why}")]
+    Untrusted {
+        /// The table or schema.
+        object: String,
+        /// What is wrong with it, and how to fix it.
+        why: String,
+    },
     /// The server takes no writes: a standby, or read-only. Refused before
     /// any lock or DDL.
     #[error("{0}")]

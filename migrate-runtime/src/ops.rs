@@ -76,9 +76,7 @@ impl Runner {
                         .iter()
                         .map(|m| history::record(&locked.table, m, "NULL"))
                         .collect();
-                    locked
-                        .client()
-                        .batch_execute(&sql)
+                    crate::runner::query::execute(locked.client(), &sql)
                         .await
                         .map_err(Error::db(format!("recording the baseline in {}", locked.table)))?;
                 }
@@ -120,9 +118,7 @@ impl Runner {
                     locked.table,
                     quote_literal(file_name)
                 );
-                locked
-                    .client()
-                    .batch_execute(&sql)
+                crate::runner::query::execute(locked.client(), &sql)
                     .await
                     .map_err(Error::db(format!("deleting {file_name} from {}", locked.table)))?;
                 tracing::info!(

@@ -167,9 +167,7 @@ async fn stored_down_sql(locked: &Locked) -> Result<HashMap<String, String>, Err
         "SELECT filename, down_sql FROM {} WHERE down_sql IS NOT NULL",
         locked.table
     );
-    let messages = locked
-        .client()
-        .simple_query(&sql)
+    let messages = crate::runner::query::messages(locked.client(), &sql)
         .await
         .map_err(Error::db(format!("reading the stored down SQL from {}", locked.table)))?;
     Ok(messages

@@ -66,8 +66,7 @@ pub(crate) async fn settle(
         )));
     }
     let sql = history::record(table, &squashed, "NULL");
-    client
-        .batch_execute(&sql)
+    crate::runner::query::execute(client, &sql)
         .await
         .map_err(Error::db(format!("recording {} in {table}", squashed.file_name())))?;
     tracing::info!(

@@ -97,9 +97,11 @@ pub fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-/// `'literal'` with inner quotes doubled.
+/// `E'literal'`, with quotes and backslashes doubled: the one way this
+/// crate writes a string literal, read the same whatever
+/// `standard_conforming_strings` says.
 pub fn quote_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    format!("E'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 impl fmt::Display for TableName {
@@ -124,6 +126,11 @@ mod tests {
         assert_eq!(t.schema.as_deref(), Some("My \"App\""));
         assert_eq!(t.name, "Hist.ory");
         assert_eq!(t.to_string(), "\"My \"\"App\"\"\".\"Hist.ory\"");
+    }
+
+    #[test]
+    fn literals_escape_quotes_and_backslashes() {
+        assert_eq!(quote_literal(r"it's a \ path"), r"E'it''s a \\ path'");
     }
 
     #[test]

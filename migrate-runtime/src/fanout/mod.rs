@@ -247,10 +247,9 @@ fn ascii_ident(name: &str) -> String {
 pub(crate) async fn require_schema(client: &tokio_postgres::Client, schema: &str) -> Result<(), Error> {
     let sql = format!(
         "SELECT count(*) FROM pg_namespace WHERE nspname = {}",
-        crate::runner::script::text_literal(schema)
+        crate::table::quote_literal(schema)
     );
-    let found = client
-        .simple_query(&sql)
+    let found = crate::runner::query::messages(client, &sql)
         .await
         .map_err(Error::db(format!("looking up the schema {schema}")))?
         .iter()

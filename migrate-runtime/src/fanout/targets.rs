@@ -2,7 +2,7 @@
 //! listed in a file.
 
 use crate::connector::Connector;
-use crate::runner::script::text_literal;
+use crate::table::quote_literal;
 use crate::{redact_url, Error};
 use deadpool_postgres::Pool;
 use std::fmt;
@@ -51,10 +51,10 @@ pub async fn schemas_like(pool: &Pool, pattern: &str) -> Result<Vec<Target>, Err
     let sql = format!(
         "SELECT nspname FROM pg_namespace WHERE nspname LIKE {} AND nspname NOT LIKE 'pg\\_%' \
          AND nspname <> 'information_schema' ORDER BY nspname COLLATE \"C\"",
-        text_literal(pattern)
+        quote_literal(pattern)
     );
     let names: Vec<Target> = client
-        .simple_query(&sql)
+        .simple_query(&crate::runner::query::pinned(&sql))
         .await
         .map_err(Error::db(format!("listing the schemas that match `{pattern}`")))?
         .iter()

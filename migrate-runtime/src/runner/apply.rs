@@ -5,6 +5,7 @@
 //! without waiting for the disk; one wait at the end covers them all.
 
 use super::history::{record, RESET_SESSION};
+use super::query::PINNED;
 use crate::error::MigrationError;
 use crate::table::TableName;
 use crate::{Error, Migration, Statement};
@@ -29,12 +30,12 @@ const NO_FLUSH_WAIT: &str = "SET LOCAL synchronous_commit = off;";
 /// server's `synchronous_commit` asks: a commit that wrote WAL flushes all
 /// WAL before it, and this one rewrites the newest tracking row in place.
 pub(crate) async fn make_durable(client: &Client, table: &TableName) -> Result<(), Error> {
-    client
-        .batch_execute(&format!(
-            "UPDATE {table} SET applied_at = applied_at WHERE id = (SELECT max(id) FROM {table})"
-        ))
-        .await
-        .map_err(Error::db("waiting for the applied migrations to reach the disk"))
+    super::query::execute(
+        client,
+        &format!("UPDATE {table} SET applied_at = applied_at WHERE id = (SELECT max(id) FROM {table})"),
+    )
+    .await
+    .map_err(Error::db("waiting for the applied migrations to reach the disk"))
 }
 
 /// A normal file as one implicit transaction: `guards` (each one
@@ -57,7 +58,7 @@ impl Transaction {
         // The newline ends a trailing `--` comment; the `;` ends a last
         // statement written without one.
         let sql = format!(
-            "{guards}{settings}{}\n;\n{} {RESET_SESSION} {NO_FLUSH_WAIT}",
+            "{guards}{settings}{}\n;\n{PINNED}{} {RESET_SESSION} {NO_FLUSH_WAIT}",
             file.sql(),
             record(table, &file, SERVER_DURATION)
         );
@@ -114,7 +115,7 @@ pub(crate) async fn record_statementwise(
 ) -> Result<(), Error> {
     let millis = started.elapsed().as_millis().min(i32::MAX as u128);
     let sql = format!(
-        "{}{} {RESET_SESSION}",
+        "{}{PINNED}{} {RESET_SESSION}",
         fence.unwrap_or_default(),
         record(table, &file, &millis.to_string())
     );

@@ -1,10 +1,12 @@
 //! The tracking table: compatible with `db_init.py`'s, plus nullable columns.
 
-use super::query::{first_row, first_value};
+use super::query::{execute, PINNED};
 use super::server::{self, Server};
+use super::trust::{self, Relation};
 use crate::plan::AppliedRow;
 use crate::table::{quote_ident, quote_literal, TableName};
 use crate::Error;
+use futures_util::StreamExt;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
@@ -18,9 +20,9 @@ pub(crate) const RESET_SESSION: &str = "SET SESSION AUTHORIZATION DEFAULT; RESET
 /// The history, oldest first; `None` when the table (or a column this
 /// project added) does not exist yet. One statement.
 pub(crate) async fn read(client: &Client, table: &TableName) -> Result<Option<Vec<AppliedRow>>, Error> {
-    let read = query(client, &rows_statement(table))
+    let read = query(client, table, &rows_statement(table))
         .await
-        .map_err(Error::db(format!("reading the migration history from {table}")))?;
+        .map_err(|e| e.into_error(format!("reading the migration history from {table}")))?;
     Ok(read.map(|read| read.rows))
 }
 
@@ -60,7 +62,7 @@ impl Expected<'_> {
         let table = self.table;
         let context = || format!("reading the migration history from {table}");
         if let Some(digest) = self.digest {
-            match query(client, &self.digest_statement(digest)).await {
+            match query(client, table, &self.digest_statement(digest)).await {
                 Ok(Some(read)) if read.current => return Ok(read),
                 Ok(Some(digested)) => {
                     return Ok(Read {
@@ -69,19 +71,20 @@ impl Expected<'_> {
                     })
                 }
                 Ok(None) => return missing(client).await,
-                Err(e) if e.code() == Some(&SqlState::UNDEFINED_FUNCTION) => {
+                Err(Failure::Server(e)) if e.code() == Some(&SqlState::UNDEFINED_FUNCTION) => {
                     tracing::debug!("The server cannot digest the history ({e}); reading its rows");
                 }
-                Err(e) => return Err(Error::db(context())(e)),
+                Err(e) => return Err(e.into_error(context())),
             }
         }
         let sql = format!(
-            "SELECT s.*, r.filename, r.checksum, r.applied_at::text AS applied_at, r.duration_ms \
-             FROM (SELECT {}) s LEFT JOIN (SELECT id, filename, checksum, applied_at, duration_ms FROM {table}) r \
+            "SELECT s.*, r.filename, r.checksum, r.applied_at::pg_catalog.text AS applied_at, r.duration_ms \
+             FROM (SELECT {}) s LEFT JOIN (SELECT id, filename, checksum, applied_at, duration_ms FROM {}) r \
              ON true ORDER BY r.id",
-            server::COLUMNS
+            server::COLUMNS,
+            located(table)
         );
-        match query(client, &sql).await.map_err(Error::db(context()))? {
+        match query(client, table, &sql).await.map_err(|e| e.into_error(context()))? {
             Some(read) => Ok(read),
             None => missing(client).await,
         }
@@ -91,11 +94,12 @@ impl Expected<'_> {
     /// in one row whatever the history's length.
     fn digest_statement(&self, digest: i64) -> String {
         format!(
-            "SELECT {}, count(*) = {} AND {} = {digest} AS current FROM {}",
+            "SELECT {}, pg_catalog.count(*) OPERATOR(pg_catalog.=) {} \
+             AND {} OPERATOR(pg_catalog.=) '{digest}'::bigint AS current FROM {}",
             server::COLUMNS,
             self.count,
             migrate_core::history_digest::SERVER_EXPRESSION,
-            self.table
+            located(self.table)
         )
     }
 
@@ -108,7 +112,33 @@ impl Expected<'_> {
 
 /// The rows, oldest first.
 fn rows_statement(table: &TableName) -> String {
-    format!("SELECT filename, checksum, applied_at::text AS applied_at, duration_ms FROM {table} ORDER BY id")
+    format!(
+        "SELECT filename, checksum, applied_at::pg_catalog.text AS applied_at, duration_ms FROM {} ORDER BY id",
+        located(table)
+    )
+}
+
+/// How a read names the tracking table: unqualified, found through the
+/// search_path that [`locate`] set.
+fn located(table: &TableName) -> String {
+    quote_ident(&table.name)
+}
+
+/// The statement before every read of the tracking table: it finds the
+/// table as `to_regclass` does (through the search_path when `table` is
+/// unqualified), describes it ([`Relation`]), and sets the search_path
+/// for the rest of the transaction to `pg_catalog` and the table's schema
+/// when it is one to trust, to `pg_catalog` alone (the read then finds no
+/// table) when not. The read after it spells out every other name.
+fn locate(table: &TableName) -> String {
+    format!(
+        "SELECT r.*, pg_catalog.set_config('search_path', CASE WHEN {} \
+         THEN pg_catalog.concat('pg_catalog, ', pg_catalog.quote_ident(r.r_schema), ', pg_temp') \
+         ELSE 'pg_catalog, pg_temp' END, true) AS r_path FROM (SELECT {} FROM {}) r; ",
+        trust::TRUSTED,
+        trust::COLUMNS,
+        trust::from(&trust::regclass(table))
+    )
 }
 
 /// What [`Expected::read`] gives when the table does not exist.
@@ -121,37 +151,50 @@ async fn missing(client: &Client) -> Result<Read, Error> {
     })
 }
 
-/// Runs a history query; a row without a `filename` (the digest
-/// statement's, or an empty table's) carries only the server's columns and
-/// `current`. `None` when the table (or a column this project added) does
-/// not exist.
-async fn query(client: &Client, sql: &str) -> Result<Option<Read>, tokio_postgres::Error> {
-    let messages = match client.simple_query(sql).await {
-        Ok(messages) => messages,
-        Err(e)
-            if [
-                SqlState::UNDEFINED_TABLE,
-                SqlState::UNDEFINED_COLUMN,
-                SqlState::INVALID_SCHEMA_NAME,
-            ]
-            .iter()
-            .any(|c| e.code() == Some(c)) =>
-        {
-            return Ok(None)
+/// Why a history query failed.
+enum Failure {
+    /// The table is there but not one to trust.
+    Untrusted(Error),
+    /// The server refused the query.
+    Server(tokio_postgres::Error),
+}
+
+impl Failure {
+    fn into_error(self, context: String) -> Error {
+        match self {
+            Failure::Untrusted(e) => e,
+            Failure::Server(e) => Error::Database { context, cause: e },
         }
-        Err(e) => return Err(e),
-    };
+    }
+}
+
+/// Runs a history query after [`locate`]; a row without a `filename` (the
+/// digest statement's, or an empty table's) carries only the server's
+/// columns and `current`. `None` when the table (or a column this project
+/// added) does not exist.
+async fn query(client: &Client, table: &TableName, sql: &str) -> Result<Option<Read>, Failure> {
+    let batch = format!("{}{sql}", locate(table));
+    let mut messages = Box::pin(client.simple_query_raw(&batch).await.map_err(Failure::Server)?);
     let mut read = Read {
         server: Server::default(),
         exists: true,
         current: false,
         rows: Vec::new(),
     };
-    for message in &messages {
-        let SimpleQueryMessage::Row(row) = message else {
-            continue;
+    let mut failure = None;
+    while let Some(message) = messages.next().await {
+        let row = match message {
+            Ok(SimpleQueryMessage::Row(row)) => row,
+            Ok(_) => continue,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
         };
-        if let Some(server) = Server::from_row(row) {
+        if let Some(relation) = Relation::from_row(&row) {
+            relation.check(table).map_err(Failure::Untrusted)?;
+        }
+        if let Some(server) = Server::from_row(&row) {
             read.server = server;
         }
         read.current |= row.try_get("current").ok().flatten() == Some("t");
@@ -164,7 +207,21 @@ async fn query(client: &Client, sql: &str) -> Result<Option<Read>, tokio_postgre
             });
         }
     }
-    Ok(Some(read))
+    match failure {
+        Some(e)
+            if [
+                SqlState::UNDEFINED_TABLE,
+                SqlState::UNDEFINED_COLUMN,
+                SqlState::INVALID_SCHEMA_NAME,
+            ]
+            .iter()
+            .any(|c| e.code() == Some(c)) =>
+        {
+            Ok(None)
+        }
+        Some(e) => Err(Failure::Server(e)),
+        None => Ok(Some(read)),
+    }
 }
 
 /// The table with its schema spelled out: an unqualified name resolves
@@ -174,9 +231,20 @@ pub(crate) async fn qualify(client: &Client, table: &TableName) -> Result<TableN
     if table.schema.is_some() {
         return Ok(table.clone());
     }
-    let schema = first_value(client, "SELECT current_schema()")
+    let sql = format!(
+        "SELECT coalesce(r.r_schema, pg_catalog.current_schema()) FROM (SELECT {} FROM {}) r",
+        trust::COLUMNS,
+        trust::from(&trust::regclass(table))
+    );
+    let schema = client
+        .simple_query(&sql)
         .await
         .map_err(Error::db("resolving the tracking table's schema"))?
+        .iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
         .ok_or_else(|| {
             Error::Refused(format!(
                 "the search_path names no existing schema, so {table} has nowhere to live; qualify the table name (e.g. public.{})",
@@ -190,24 +258,37 @@ pub(crate) async fn qualify(client: &Client, table: &TableName) -> Result<TableN
 /// resets the session. One round trip when everything exists.
 pub(crate) async fn ensure(client: &Client, table: &TableName) -> Result<(), Error> {
     let schema = table.schema.as_deref().expect("qualified table");
-    let regclass = quote_literal(&table.to_string());
     let probe = format!(
-        "{RESET_SESSION} SELECT to_regnamespace({}) IS NOT NULL, to_regclass({regclass}) IS NOT NULL, \
-         (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass({regclass}) \
-          AND attname IN ('checksum', 'duration_ms', 'down_sql') AND NOT attisdropped)",
-        quote_literal(&quote_ident(schema))
+        "{RESET_SESSION} {PINNED}SELECT to_regnamespace({}) IS NOT NULL AS schema_exists, \
+         (SELECT count(*) FROM pg_attribute WHERE attrelid = x.oid \
+          AND attname IN ('checksum', 'duration_ms', 'down_sql') AND NOT attisdropped) AS added, {} FROM {}",
+        quote_literal(&quote_ident(schema)),
+        trust::COLUMNS,
+        trust::from(&trust::regclass(table))
     );
-    let row = first_row(client, &probe)
+    let messages = client
+        .simple_query(&probe)
         .await
         .map_err(Error::db(format!("inspecting {table}")))?;
-    let field = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+    let Some(row) = messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => Some(row),
+        _ => None,
+    }) else {
+        return Err(Error::Refused(format!(
+            "inspecting {table}: the server returned no row"
+        )));
+    };
+    let relation = Relation::from_row(row);
+    if let Some(relation) = &relation {
+        relation.check(table)?;
+    }
     let mut ddl = String::new();
-    if field(0) != "t" {
+    if row.get("schema_exists") != Some("t") {
         ddl.push_str(&format!("CREATE SCHEMA IF NOT EXISTS {};\n", quote_ident(schema)));
     }
-    if field(1) != "t" {
+    if relation.is_none() {
         ddl.push_str(&create_table(table));
-    } else if field(2) != "3" {
+    } else if row.get("added") != Some("3") {
         ddl.push_str(&format!(
             "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS checksum TEXT, ADD COLUMN IF NOT EXISTS duration_ms INTEGER, \
              ADD COLUMN IF NOT EXISTS down_sql TEXT;\n"
@@ -216,8 +297,7 @@ pub(crate) async fn ensure(client: &Client, table: &TableName) -> Result<(), Err
     if ddl.is_empty() {
         return Ok(());
     }
-    client
-        .batch_execute(&ddl)
+    execute(client, &ddl)
         .await
         .map_err(Error::db(format!("creating {table}")))
 }
@@ -250,8 +330,7 @@ pub(crate) async fn adopt(client: &Client, table: &TableName, files: &[crate::Mi
         "UPDATE {table} SET checksum = CASE filename{cases} END WHERE checksum IS NULL AND filename IN ({})",
         names.join(", ")
     );
-    client
-        .batch_execute(&sql)
+    execute(client, &sql)
         .await
         .map_err(Error::db(format!("storing adopted checksums in {table}")))
 }
@@ -264,6 +343,6 @@ pub(crate) fn record(table: &TableName, file: &crate::Migration, duration: &str)
         "INSERT INTO {table} (filename, checksum, duration_ms, down_sql) VALUES ({}, {}, {duration}, {});",
         quote_literal(file.file_name()),
         quote_literal(&file.checksum_hex()),
-        file.down_sql().map_or("NULL".to_string(), super::script::text_literal)
+        file.down_sql().map_or("NULL".to_string(), crate::table::quote_literal)
     )
 }

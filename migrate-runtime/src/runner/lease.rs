@@ -14,7 +14,8 @@
 //! that file's transaction ends.
 
 use super::history::Expected;
-use super::query::first_value;
+use super::query::{execute, messages};
+use super::trust;
 use crate::table::{quote_literal, TableName};
 use crate::Error;
 use deadpool_postgres::Pool;
@@ -138,8 +139,8 @@ impl Request<'_> {
             None => "true".to_string(),
         };
         let sql = format!(
-            "SELECT owner, expires_at < clock_timestamp(), \
-             justify_interval(date_trunc('second', abs_interval)) FROM \
+            "SELECT owner AS h_owner, expires_at < clock_timestamp() AS h_expired, \
+             justify_interval(date_trunc('second', abs_interval)) AS h_since FROM \
              (SELECT owner, expires_at, CASE WHEN expires_at < clock_timestamp() THEN clock_timestamp() - expires_at \
              ELSE expires_at - clock_timestamp() END AS abs_interval FROM {table} WHERE id = 1 AND owner IS NOT NULL) h; \
              WITH gate AS (SELECT {gate} AS free) \
@@ -148,31 +149,28 @@ impl Request<'_> {
              ON CONFLICT (id) DO UPDATE SET owner = EXCLUDED.owner, token = l.token + 1, \
              acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at \
              WHERE l.owner IS NULL OR l.expires_at < clock_timestamp() OR l.owner = EXCLUDED.owner \
-             RETURNING l.token",
+             RETURNING l.token AS token",
             owner = quote_literal(self.owner),
             ms = self.length.as_millis()
         );
-        let messages = client
-            .simple_query(&sql)
+        let messages = messages(client, &sql)
             .await
             .map_err(Error::db(format!("taking the migration lease in {table}")))?;
-        let mut results = messages.split(|m| matches!(m, SimpleQueryMessage::CommandComplete(_)));
-        let row = |messages: Option<&[SimpleQueryMessage]>| {
-            messages.and_then(|ms| {
-                ms.iter().find_map(|m| match m {
-                    SimpleQueryMessage::Row(r) => {
-                        Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect::<Vec<_>>())
-                    }
-                    _ => None,
-                })
-            })
-        };
-        let holder = row(results.next()).map(|r| Holder {
-            owner: r[0].clone().unwrap_or_default(),
-            expired: r[1].as_deref() == Some("t"),
-            since: r[2].clone().unwrap_or_default(),
-        });
-        let token = row(results.next()).and_then(|r| r[0].as_deref().and_then(|t| t.parse().ok()));
+        let (mut holder, mut token) = (None, None);
+        for message in &messages {
+            let SimpleQueryMessage::Row(row) = message else {
+                continue;
+            };
+            let text = |name: &str| row.try_get(name).ok().flatten();
+            if let Some(owner) = text("h_owner") {
+                holder = Some(Holder {
+                    owner: owner.to_string(),
+                    expired: text("h_expired") == Some("t"),
+                    since: text("h_since").unwrap_or_default().to_string(),
+                });
+            }
+            token = token.or(text("token").and_then(|t| t.parse().ok()));
+        }
         Ok((holder, token))
     }
 }
@@ -192,7 +190,8 @@ impl Lease {
     /// the transaction ends.
     pub(crate) fn fence(&self) -> String {
         format!(
-            "DO $guard$ BEGIN PERFORM 1 FROM {} WHERE id = 1 AND token = {} FOR KEY SHARE; \
+            "DO $guard$ BEGIN PERFORM 1 FROM {} WHERE id OPERATOR(pg_catalog.=) 1 \
+             AND token OPERATOR(pg_catalog.=) {} FOR KEY SHARE; \
              IF NOT FOUND THEN RAISE EXCEPTION 'this instance lost the migration lease (token {}): another instance took it over' \
              USING ERRCODE = '{LOST}'; END IF; END $guard$;",
             self.table, self.token, self.token
@@ -214,7 +213,7 @@ impl Lease {
             "UPDATE {} SET owner = NULL, expires_at = NULL WHERE id = 1 AND token = {} RETURNING token",
             self.table, self.token
         );
-        match client.simple_query(&sql).await {
+        match messages(client, &sql).await {
             Ok(m) if m.iter().any(|m| matches!(m, SimpleQueryMessage::Row(_))) => {
                 tracing::info!("Released the migration lease (token {})", self.token)
             }
@@ -258,14 +257,11 @@ pub(crate) fn lost(token: i64) -> Error {
 /// advisory lock, since concurrent `CREATE TABLE IF NOT EXISTS` collide;
 /// elsewhere a collision is retried once.
 async fn create(client: &Client, table: &TableName, key: Option<i64>) -> Result<(), Error> {
-    let exists = first_value(
-        client,
-        &format!("SELECT to_regclass({}) IS NOT NULL", quote_literal(&table.to_string())),
-    )
-    .await
-    .map_err(Error::db(format!("looking for {table}")))?;
-    if exists.as_deref() == Some("t") {
-        return Ok(());
+    if let Some(relation) = trust::relation(client, table)
+        .await
+        .map_err(Error::db(format!("looking for {table}")))?
+    {
+        return relation.check(table);
     }
     let schema = table.schema.as_deref().expect("qualified table");
     let gate = match key {
@@ -279,7 +275,7 @@ async fn create(client: &Client, table: &TableName, key: Option<i64>) -> Result<
         crate::table::quote_ident(schema)
     );
     for attempt in 0..2 {
-        match client.batch_execute(&sql).await {
+        match execute(client, &sql).await {
             Ok(()) => return Ok(()),
             Err(e)
                 if attempt == 0
@@ -319,7 +315,7 @@ fn heartbeat(pool: Pool, table: TableName, token: i64, length: Duration, lost: A
                 };
             }
             let client = connection.as_ref().expect("connected above");
-            match client.simple_query(&sql).await {
+            match messages(client, &sql).await {
                 Ok(messages) if messages.iter().any(|m| matches!(m, SimpleQueryMessage::Row(_))) => {
                     tracing::debug!("renewed the migration lease (token {token})");
                 }

@@ -3,16 +3,17 @@
 
 use super::handover;
 use super::history::Expected;
-use super::query::{first_row, first_value};
+use super::query::{execute, first_value, PINNED};
 use super::server::Engine;
-use crate::table::{quote_literal, TableName};
+use super::trust::{self, Relation};
+use crate::table::TableName;
 use crate::Error;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 use tokio_postgres::tls::{ChannelBinding, TlsConnect, TlsStream};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, SimpleQueryMessage};
 
 /// How concurrent runs take turns; see [`Runner::lock_mode`](crate::Runner::lock_mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -190,21 +191,29 @@ pub(crate) async fn acquire(
 /// `pg_try_advisory_lock`, after the statements in `prefix`; given back
 /// at once when a lease is live in `lease`.
 async fn try_lock(client: &Client, key: i64, lease: &TableName, prefix: &str) -> Result<bool, Error> {
-    let row = first_row(
-        client,
-        &format!(
-            "{prefix}SELECT pg_try_advisory_lock({key}), to_regclass({}) IS NOT NULL",
-            quote_literal(&lease.to_string())
-        ),
-    )
-    .await
-    .map_err(Error::db("taking the migration lock"))?;
-    let field = |i: usize| row.get(i).cloned().flatten();
-    if field(0).as_deref() != Some("t") {
+    let messages = client
+        .simple_query(&format!(
+            "{prefix}{PINNED}SELECT pg_try_advisory_lock({key}) AS locked, {} FROM {}",
+            trust::COLUMNS,
+            trust::from(&trust::regclass(lease))
+        ))
+        .await
+        .map_err(Error::db("taking the migration lock"))?;
+    let Some(row) = messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => Some(row),
+        _ => None,
+    }) else {
+        return Ok(false);
+    };
+    if row.get("locked") != Some("t") {
         return Ok(false);
     }
-    if field(1).as_deref() != Some("t") {
+    let Some(relation) = Relation::from_row(row) else {
         return Ok(true);
+    };
+    if let Err(e) = relation.check(lease) {
+        release(client, key).await;
+        return Err(e);
     }
     let live = first_value(
         client,
@@ -223,7 +232,7 @@ async fn try_lock(client: &Client, key: i64, lease: &TableName, prefix: &str) ->
 /// Gives the session lock back; best effort, closing the connection
 /// releases it too.
 pub(crate) async fn release(client: &Client, key: i64) {
-    if let Err(e) = client.batch_execute(&format!("SELECT pg_advisory_unlock({key})")).await {
+    if let Err(e) = execute(client, &format!("SELECT pg_advisory_unlock({key})")).await {
         tracing::debug!("releasing the migration lock: {e}; closing the connection releases it");
     }
 }
@@ -249,8 +258,8 @@ pub(crate) async fn proven(client: &Client, key: i64, pid: i32) -> Result<bool, 
 async fn holder(client: &Client, key: i64) -> Result<Option<String>, tokio_postgres::Error> {
     let (classid, objid) = ((key as u64 >> 32) as u32, key as u64 as u32);
     let sql = format!(
-        "SELECT 'pid ' || a.pid || ' (application_name ' || quote_literal(a.application_name) \
-         || ', connected since ' || a.backend_start::timestamp(0) || ')' \
+        "SELECT format('pid %s (application_name %L, connected since %s)', a.pid, a.application_name, \
+         a.backend_start::timestamp(0)) \
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
          WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {classid}::oid \
          AND l.objid = {objid}::oid AND l.objsubid = 1 \

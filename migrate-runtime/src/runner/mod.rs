@@ -7,11 +7,12 @@ pub(crate) mod history;
 mod lease;
 pub(crate) mod lock;
 mod pipeline;
-mod query;
+pub(crate) mod query;
 pub(crate) mod script;
 mod server;
 mod stale;
 mod timeouts;
+mod trust;
 
 use crate::plan::{Plan, Policies};
 use crate::report::{Applied, Report};
@@ -532,14 +533,8 @@ impl Locked {
     async fn release(mut self) {
         match std::mem::replace(&mut self.hold, Hold::Unlocked) {
             Hold::Session(key) => {
-                if let Err(e) = self
-                    .client()
-                    .batch_execute(&format!(
-                        "SELECT pg_advisory_unlock({key}); {}",
-                        handover::announce(key)
-                    ))
-                    .await
-                {
+                let sql = format!("SELECT pg_advisory_unlock({key}); {}", handover::announce(key));
+                if let Err(e) = query::execute(self.client(), &sql).await {
                     tracing::debug!("releasing the migration lock: {e}; closing the connection releases it");
                 }
             }

@@ -40,7 +40,7 @@ pub(crate) async fn apply(
             let chain = next.checked_sub(1).map(|previous| {
                 let name = quote_literal(files[previous].file_name());
                 format!(
-                    "DO $guard$ BEGIN IF NOT EXISTS (SELECT FROM {table} WHERE filename = {name}) THEN \
+                    "DO $guard$ BEGIN IF NOT EXISTS (SELECT FROM {table} WHERE filename OPERATOR(pg_catalog.=) {name}) THEN \
                      RAISE EXCEPTION 'skipped: the file before it, %, did not apply', {name} \
                      USING ERRCODE = '{SKIPPED}'; END IF; END $guard$;"
                 )

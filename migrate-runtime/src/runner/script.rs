@@ -4,6 +4,7 @@
 
 use super::apply::run;
 use super::history::RESET_SESSION;
+use super::query::PINNED;
 use crate::error::MigrationError;
 use crate::Error;
 use migrate_core::position::{char_to_byte, first_line, line_col};
@@ -11,7 +12,7 @@ use tokio_postgres::error::ErrorPosition;
 use tokio_postgres::Client;
 
 /// Runs `settings` (ASCII `SET LOCAL` statements, each ending in `;`), then
-/// `sql`, then `record` (the history change), then resets the session, all
+/// `sql`, then `record` (the history change, after [`PINNED`]), then resets the session, all
 /// in one implicit transaction: all of it commits, or none. Failures name
 /// `file_name` and the failing statement's line and column in `sql`.
 pub(crate) async fn run_with(
@@ -21,7 +22,7 @@ pub(crate) async fn run_with(
     sql: &str,
     record: &str,
 ) -> Result<(), Error> {
-    let batch = format!("{settings}{sql}\n;\n{record} {RESET_SESSION}");
+    let batch = format!("{settings}{sql}\n;\n{PINNED}{record} {RESET_SESSION}");
     let skipped = settings.matches(';').count();
     run(client, &batch)
         .await
@@ -71,9 +72,4 @@ fn failure(file_name: &str, sql: &str, completed: usize, e: tokio_postgres::Erro
         completed: None,
         invalid_index: None,
     }))
-}
-
-/// A string literal safe whatever `standard_conforming_strings` says.
-pub(crate) fn text_literal(s: &str) -> String {
-    format!("E'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
 }

@@ -8,11 +8,13 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 
 /// The columns the history statement reads beside the history (they
-/// reference no table).
-pub(crate) const COLUMNS: &str = "pg_is_in_recovery() AS s_recovery, \
-     current_setting('transaction_read_only') AS s_read_only, version() AS s_version, \
-     to_regproc('citus_version') IS NOT NULL AS s_citus, inet_server_addr() AS s_addr, \
-     inet_server_port() AS s_port, current_database() AS s_database, pg_backend_pid() AS s_pid";
+/// reference no table, and spell out `pg_catalog`: the history statement
+/// runs with the tracking table's schema on the search_path).
+pub(crate) const COLUMNS: &str = "pg_catalog.pg_is_in_recovery() AS s_recovery, \
+     pg_catalog.current_setting('transaction_read_only') AS s_read_only, pg_catalog.version() AS s_version, \
+     pg_catalog.to_regproc('citus_version') IS NOT NULL AS s_citus, pg_catalog.inet_server_addr() AS s_addr, \
+     pg_catalog.inet_server_port() AS s_port, pg_catalog.current_database() AS s_database, \
+     pg_catalog.pg_backend_pid() AS s_pid";
 
 /// What the server said about itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -106,8 +108,7 @@ impl Server {
 
     /// Reads the server on its own, when the history cannot be read.
     pub(crate) async fn probe(client: &Client) -> Result<Server, Error> {
-        let messages = client
-            .simple_query(&format!("SELECT {COLUMNS}"))
+        let messages = super::query::messages(client, &format!("SELECT {COLUMNS}"))
             .await
             .map_err(Error::db("asking the server what it is"))?;
         Ok(messages

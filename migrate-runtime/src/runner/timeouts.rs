@@ -6,8 +6,10 @@
 
 use super::apply::{apply_statement, apply_transaction, record_statementwise};
 use super::query::first_value;
+use super::server::Engine;
 use super::Locked;
 use crate::error::{BlockedError, Blocker, MigrationError};
+use crate::table::quote_literal;
 use crate::{Error, Migration, Statement};
 use deadpool_postgres::{Object, Pool};
 use futures_util::future::{select, Either};
@@ -240,7 +242,7 @@ async fn apply_statementwise(
     for (index, statement) in file.statements().enumerate() {
         let kind = Kind::of(statement);
         let kind = match (schedule.first_lock, kind) {
-            (None, Kind::ConcurrentIndex(name)) => Kind::ConcurrentIndex(name),
+            (None, Kind::ConcurrentIndex(name, index)) => Kind::ConcurrentIndex(name, index),
             (None, _) => Kind::Atomic,
             (Some(_), kind) => kind,
         };
@@ -288,8 +290,8 @@ async fn apply_statementwise(
                     Err(e) => return Err(e),
                 }
             }
-            let before = match kind {
-                Kind::ConcurrentIndex(_) => invalid_indexes(client).await?,
+            let before = match &kind {
+                Kind::ConcurrentIndex(_, index) => invalid_indexes(client, index, session.engine()).await?,
                 _ => Vec::new(),
             };
             let (result, blockers) = watched(watch, client, schedule.lock(tries.attempt), async {
@@ -298,8 +300,9 @@ async fn apply_statementwise(
             .await;
             match result {
                 Err(e) if lock_timed_out(&e) => {
-                    if let Kind::ConcurrentIndex(name) = &kind {
-                        tries.invalid_index = left_invalid(client, &before, name.as_deref()).await?;
+                    if let Kind::ConcurrentIndex(name, index) = &kind {
+                        tries.invalid_index =
+                            left_invalid(client, index, session.engine(), &before, name.as_deref()).await?;
                     }
                     if let Error::Migration(m) = &e {
                         statement_failure = Some(MigrationError::clone(m));
@@ -319,8 +322,9 @@ async fn apply_statementwise(
                     }
                 }
                 Err(Error::Migration(mut m)) => {
-                    if let Kind::ConcurrentIndex(name) = &kind {
-                        m.invalid_index = left_invalid(client, &before, name.as_deref()).await?;
+                    if let Kind::ConcurrentIndex(name, index) = &kind {
+                        m.invalid_index =
+                            left_invalid(client, index, session.engine(), &before, name.as_deref()).await?;
                     }
                     return Err(Error::Migration(m));
                 }
@@ -408,7 +412,7 @@ impl<'s> Tries<'s> {
 /// What a statement of a `no-transaction` file is, for retrying it.
 enum Kind {
     /// `CREATE INDEX CONCURRENTLY`, with the index name when given.
-    ConcurrentIndex(Option<String>),
+    ConcurrentIndex(Option<String>, Index),
     /// A statement that may commit part of its work before it fails.
     Partial(&'static str),
     /// One statement that either runs or has no effect.
@@ -439,10 +443,23 @@ impl Kind {
         if w.is(name, "IF") {
             name += 3;
         }
-        Kind::ConcurrentIndex(match w.words.get(name) {
-            Some((word, _)) if !w.is(name, "ON") => Some(unquote(word)),
-            _ => None,
-        })
+        let on = w.find("ON").map(|on| on + usize::from(w.is(on + 1, "ONLY")) + 1);
+        let table = on.and_then(|t| w.words.get(t)).map(|(_, token)| {
+            let rest = &text[token.start..];
+            let rest = &rest[..rest.find('(').unwrap_or(rest.len())];
+            let mut words: Vec<&str> = rest.split_whitespace().collect();
+            if let Some(using) = words.iter().position(|w| w.eq_ignore_ascii_case("USING")) {
+                words.truncate(using);
+            }
+            words.concat()
+        });
+        Kind::ConcurrentIndex(
+            match w.words.get(name) {
+                Some((word, _)) if !w.is(name, "ON") => Some(unquote(word)),
+                _ => None,
+            },
+            Index { table },
+        )
     }
 
     fn unsafe_to_retry(&self) -> Option<&'static str> {
@@ -451,6 +468,14 @@ impl Kind {
             _ => None,
         }
     }
+}
+
+/// Where a `CREATE INDEX CONCURRENTLY` builds its index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Index {
+    /// The table as the statement names it (`t`, `s.t`, `"T"`), resolved
+    /// through the file's search_path.
+    table: Option<String>,
 }
 
 /// An identifier as the catalog stores it.
@@ -513,8 +538,7 @@ async fn blockers(watcher: &Client, pid: i32) -> Result<Vec<Blocker>, tokio_post
          left(regexp_replace(coalesce(query, ''), '\\s+', ' ', 'g'), 80) \
          FROM pg_stat_activity WHERE pid = ANY (pg_blocking_pids({pid})) ORDER BY xact_start"
     );
-    Ok(watcher
-        .simple_query(&sql)
+    Ok(super::query::messages(watcher, &sql)
         .await?
         .iter()
         .filter_map(|m| match m {
@@ -530,14 +554,34 @@ async fn blockers(watcher: &Client, pid: i32) -> Result<Vec<Blocker>, tokio_post
         .collect())
 }
 
-/// Invalid indexes: `(oid, relname, qualified name)`.
-async fn invalid_indexes(client: &Client) -> Result<Vec<(String, String, String)>, Error> {
-    let sql = "SELECT i.indexrelid::oid::text, c.relname, \
-               quote_ident(n.nspname) || '.' || quote_ident(c.relname) \
-               FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-               WHERE NOT i.indisvalid";
+/// The INVALID indexes on the table `index` names, as the file's
+/// search_path resolves it: `(oid, relname, qualified name)`. Indexes
+/// another session is still building are left out (on PostgreSQL, which
+/// reports builds in progress), so a retry never drops one of them.
+async fn invalid_indexes(
+    client: &Client,
+    index: &Index,
+    engine: Engine,
+) -> Result<Vec<(String, String, String)>, Error> {
+    let Some(table) = &index.table else {
+        return Ok(Vec::new());
+    };
+    let in_progress = match engine {
+        Engine::PostgreSql | Engine::Citus => {
+            " AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_progress_create_index p \
+             WHERE p.index_relid OPERATOR(pg_catalog.=) i.indexrelid)"
+        }
+        Engine::CockroachDb | Engine::YugabyteDb => "",
+    };
+    let sql = format!(
+        "SELECT i.indexrelid::pg_catalog.text, c.relname, pg_catalog.format('%I.%I', n.nspname, c.relname) \
+         FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+         WHERE NOT i.indisvalid AND i.indrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass({}){in_progress}",
+        quote_literal(table)
+    );
     Ok(client
-        .simple_query(sql)
+        .simple_query(&sql)
         .await
         .map_err(Error::db("looking for INVALID indexes"))?
         .iter()
@@ -552,10 +596,12 @@ async fn invalid_indexes(client: &Client) -> Result<Vec<(String, String, String)
 /// `before`, and named `name` when the statement names it.
 async fn left_invalid(
     client: &Client,
+    index: &Index,
+    engine: Engine,
     before: &[(String, String, String)],
     name: Option<&str>,
 ) -> Result<Option<String>, Error> {
-    Ok(invalid_indexes(client)
+    Ok(invalid_indexes(client, index, engine)
         .await?
         .into_iter()
         .find(|(oid, relname, _)| !before.iter().any(|b| &b.0 == oid) && name.is_none_or(|n| n == relname))

@@ -1,0 +1,375 @@
+//! What another role can plant cannot run as the migrating role: look-alike
+//! functions, operators, catalog views and types on the search_path, a
+//! tracking or lock relation someone else owns or that fires triggers, a
+//! tenant schema someone else owns. The history is read from the table it
+//! was written to, whatever schema appears on the search_path later.
+
+use deadpool_postgres::Pool;
+use migrate_runtime::fanout::{self, Operation, Options, Target};
+use migrate_runtime::{lock_key, pool_from_url, LockMode, Migrations, TableName, Timeouts};
+use migrate_tests::{client_value, fresh, migrations_in, rows, value, Logs};
+use std::time::Duration;
+
+/// Look-alikes in `public` of every `pg_catalog` function (without a
+/// `search_path` of their own, which `current_schema()` would report),
+/// operator,
+/// common aggregate, relation and non-keyword type name, each counting
+/// its calls by a role whose `application_name` is `migrator` in a
+/// sequence (which a rollback does not undo) and naming them in
+/// `hijack_log`. The database's `search_path` then puts `pg_catalog`
+/// last, so any name the runner leaves unqualified resolves to one.
+const PLANT: &str = r#"
+SET search_path = pg_catalog, pg_temp;
+CREATE SEQUENCE public.hijacked;
+CREATE TABLE public.hijack_log (what text);
+CREATE FUNCTION public.hijack_note(what text) RETURNS boolean SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql AS $f$
+BEGIN
+  IF current_setting('application_name') = 'migrator' THEN
+    PERFORM nextval('public.hijacked');
+    BEGIN
+      INSERT INTO public.hijack_log VALUES (what || ' in: ' || current_query());
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+  END IF;
+  RETURN true;
+END $f$;
+-- Rows in the catalogs a look-alike view scans.
+CREATE TABLE public.hijack_rows (id integer);
+CREATE FUNCTION public.hijack_trigger() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RETURN NEW; END $f$;
+CREATE TRIGGER hijack_rows_trigger BEFORE INSERT ON public.hijack_rows FOR EACH ROW EXECUTE FUNCTION public.hijack_trigger();
+DO $plant$
+DECLARE
+  f record;
+  calls text;
+BEGIN
+  FOR f IN
+    SELECT p.oid, p.proname, pg_get_function_identity_arguments(p.oid) AS args,
+           pg_get_function_result(p.oid) AS result, p.pronargs
+    FROM pg_proc p
+    WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.prokind = 'f' AND NOT p.proretset
+      AND p.proallargtypes IS NULL AND p.provariadic = 0 AND p.proname NOT LIKE 'hijack%'
+      AND NOT EXISTS (SELECT FROM pg_type t WHERE t.typtype = 'p'
+                      AND (t.oid = ANY (p.proargtypes::oid[]) OR t.oid = p.prorettype))
+  LOOP
+    SELECT string_agg('$' || i, ', ') INTO calls FROM generate_series(1, f.pronargs) i;
+    BEGIN
+      EXECUTE format(
+        'CREATE FUNCTION public.%I(%s) RETURNS %s LANGUAGE plpgsql '
+        'AS %L', f.proname, f.args, f.result,
+        format('BEGIN PERFORM public.hijack_note(%L); RETURN pg_catalog.%I(%s); END',
+               'function ' || f.proname || '(' || f.args || ')', f.proname, coalesce(calls, '')));
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+  END LOOP;
+  FOR f IN
+    SELECT o.oid, o.oprname, o.oprleft::regtype AS l, o.oprright::regtype AS r, o.oprresult::regtype AS res
+    FROM pg_operator o
+    JOIN pg_type lt ON lt.oid = o.oprleft JOIN pg_type rt ON rt.oid = o.oprright JOIN pg_type ot ON ot.oid = o.oprresult
+    WHERE o.oprnamespace = 'pg_catalog'::regnamespace AND o.oprkind = 'b'
+      AND lt.typtype <> 'p' AND rt.typtype <> 'p' AND ot.typtype <> 'p'
+  LOOP
+    BEGIN
+      EXECUTE format(
+        'CREATE FUNCTION public.hijack_op_%s(%s, %s) RETURNS %s SET search_path = pg_catalog, pg_temp '
+        'LANGUAGE plpgsql AS %L', f.oid, f.l, f.r, f.res,
+        format('BEGIN PERFORM public.hijack_note(%L); RETURN $1 OPERATOR(pg_catalog.%s) $2; END',
+               'operator ' || f.l || ' ' || f.oprname || ' ' || f.r, f.oprname));
+      EXECUTE format('CREATE OPERATOR public.%s (LEFTARG = %s, RIGHTARG = %s, FUNCTION = public.hijack_op_%s)',
+                     f.oprname, f.l, f.r, f.oid);
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+  END LOOP;
+  FOR f IN
+    SELECT c.relname FROM pg_class c
+    WHERE c.relnamespace = 'pg_catalog'::regnamespace AND c.relkind IN ('r', 'v')
+  LOOP
+    BEGIN
+      EXECUTE format('CREATE VIEW public.%I AS SELECT x.* FROM pg_catalog.%I x WHERE public.hijack_note(%L)',
+                     f.relname, f.relname, 'relation ' || f.relname);
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+  END LOOP;
+END $plant$;
+CREATE FUNCTION public.hijack_step(state bigint) RETURNS bigint SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql AS $f$ BEGIN PERFORM public.hijack_note('aggregate step'); RETURN state + 1; END $f$;
+CREATE FUNCTION public.hijack_step(state bigint, v anyelement) RETURNS bigint SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql AS $f$ BEGIN PERFORM public.hijack_note('aggregate step'); RETURN state + 1; END $f$;
+CREATE FUNCTION public.hijack_final(state bigint) RETURNS bigint SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql AS $f$ BEGIN PERFORM public.hijack_note('aggregate'); RETURN state; END $f$;
+CREATE AGGREGATE public.count(*) (SFUNC = public.hijack_step, STYPE = bigint, INITCOND = '0', FINALFUNC = public.hijack_final);
+"#;
+
+/// The aggregates and types planted after the functions, which they use.
+const PLANT_MORE: &str = r#"
+SET search_path = pg_catalog, pg_temp;
+DO $plant$
+DECLARE
+  t text;
+  a text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['text', 'character varying', 'integer', 'bigint', 'oid', 'name', 'boolean',
+                           'timestamp with time zone']
+  LOOP
+    FOREACH a IN ARRAY ARRAY['count', 'max', 'min', 'sum', 'bool_and', 'bool_or', 'string_agg'] LOOP
+      BEGIN
+        IF a = 'string_agg' THEN
+          EXECUTE format('CREATE FUNCTION public.hijack_agg_step(state bigint, v %s, d %s) RETURNS bigint '
+                         'SET search_path = pg_catalog, pg_temp LANGUAGE plpgsql AS %L', t, t,
+                         'BEGIN PERFORM public.hijack_note(''aggregate step''); RETURN state + 1; END');
+          EXECUTE format('CREATE AGGREGATE public.string_agg(%s, %s) (SFUNC = public.hijack_agg_step, '
+                         'STYPE = bigint, INITCOND = ''0'', FINALFUNC = public.hijack_final)', t, t);
+        ELSE
+          EXECUTE format('CREATE AGGREGATE public.%I(%s) (SFUNC = public.hijack_step, STYPE = bigint, '
+                         'INITCOND = ''0'', FINALFUNC = public.hijack_final)', a, t);
+        END IF;
+      EXCEPTION WHEN OTHERS THEN NULL;
+      END;
+    END LOOP;
+  END LOOP;
+  FOREACH t IN ARRAY ARRAY['text', 'name', 'oid', 'regclass', 'regnamespace', 'regrole', 'regtype', 'regproc',
+                           'int2', 'int4', 'int8', 'float8', 'bool', 'timestamptz', 'varchar', 'bpchar',
+                           'char', 'bytea', 'xid']
+  LOOP
+    BEGIN
+      EXECUTE format('CREATE DOMAIN public.%I AS pg_catalog.%I CHECK (public.hijack_note(%L))',
+                     t, t, 'type ' || t);
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+  END LOOP;
+END $plant$;
+"#;
+
+/// A pool whose connections name themselves `migrator`, the calls the
+/// look-alikes count.
+fn migrator_pool(url: &str) -> Pool {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    pool_from_url(&format!("{url}{separator}application_name=migrator"), 4).unwrap()
+}
+
+async fn plant(pool: &Pool, database: &str) {
+    let client = pool.get().await.unwrap();
+    client.batch_execute(PLANT).await.unwrap();
+    client.batch_execute(PLANT_MORE).await.unwrap();
+    client
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{database}\" SET search_path = \"$user\", public, pg_catalog"
+        ))
+        .await
+        .unwrap();
+}
+
+/// How many look-alike calls were counted, and what they were.
+async fn hijacks(pool: &Pool) -> (String, Vec<String>) {
+    let count = value(
+        pool,
+        "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM public.hijacked",
+    )
+    .await;
+    let log = rows(pool, "SELECT what FROM public.hijack_log")
+        .await
+        .into_iter()
+        .map(|r| r[0].clone().unwrap_or_default())
+        .collect();
+    (count, log)
+}
+
+async fn assert_none_called(pool: &Pool, step: &str) {
+    let (count, log) = hijacks(pool).await;
+    assert_eq!(
+        count, "0",
+        "{step}: the runner's SQL called planted look-alikes:\n{log:#?}"
+    );
+}
+
+const SET: &[(&str, &str)] = &[
+    ("001_a.sql", "CREATE TABLE a (id integer PRIMARY KEY);\n"),
+    (
+        "002_index.sql",
+        "-- migrate: no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n",
+    ),
+    ("003_b.sql", "CREATE TABLE b (id integer);\n"),
+    ("003_b.down.sql", "DROP TABLE b;\n"),
+    ("repeatable/v.sql", "CREATE OR REPLACE VIEW v AS SELECT 1 AS x;\n"),
+];
+
+const LOCK_WAIT: &[(&str, &str)] = &[
+    ("004_c.sql", "CREATE TABLE c (id integer);\n"),
+    ("004_c.down.sql", "DROP TABLE c;\n"),
+];
+
+const RETRIED: &[(&str, &str)] = &[(
+    "005_index.sql",
+    "-- migrate: no-transaction\nCREATE INDEX CONCURRENTLY a_id_again ON a (id);\n",
+)];
+
+fn set(parts: &[&[(&'static str, &'static str)]]) -> (tempfile::TempDir, Migrations) {
+    migrations_in(&parts.concat())
+}
+
+#[tokio::test]
+async fn look_alikes_planted_on_the_search_path_are_never_called_on_any_path() {
+    let (url, database, admin) = fresh().await;
+    plant(&admin, &database).await;
+    let pool = migrator_pool(&url);
+
+    // The plant is live: unqualified names reach each kind of look-alike.
+    let probe = pool.get().await.unwrap();
+    client_value(
+        &probe,
+        "SELECT count(*) FROM pg_locks WHERE 'x'::text = 'y' OR hashtextextended('x', 0) = 0",
+    )
+    .await;
+    drop(probe);
+    let (count, log) = hijacks(&admin).await;
+    assert_ne!(count, "0");
+    for kind in [
+        "function hashtextextended",
+        "operator text = text",
+        "relation pg_locks",
+        "type text",
+        "aggregate",
+    ] {
+        assert!(
+            log.iter().any(|l| l.starts_with(kind)),
+            "no {kind} look-alike was called: {log:#?}"
+        );
+    }
+    admin
+        .get()
+        .await
+        .unwrap()
+        .batch_execute("ALTER SEQUENCE public.hijacked RESTART; TRUNCATE public.hijack_log")
+        .await
+        .unwrap();
+
+    let (logs, _guard) = Logs::capture();
+    let (_dir, first) = set(&[SET]);
+    assert_eq!(first.run(&pool).await.unwrap().applied.len(), 3);
+    assert_none_called(&admin, "first run").await;
+    assert!(first.run(&pool).await.unwrap().up_to_date());
+    assert_none_called(&admin, "no-op start").await;
+    first.runner().status(&pool).await.unwrap();
+    first.runner().verify(&pool).await.unwrap();
+    first.runner().dry_run(&pool).await.unwrap();
+    assert_none_called(&admin, "status, verify and dry run").await;
+
+    // Waiting for the lock.
+    let (_dir, waited) = set(&[SET, LOCK_WAIT]);
+    let key = lock_key(&"public.schema_migrations".parse::<TableName>().unwrap());
+    let holder = admin.get().await.unwrap();
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_lock({key})"))
+        .await
+        .unwrap();
+    let run = tokio::spawn({
+        let pool = pool.clone();
+        async move { waited.run(&pool).await }
+    });
+    logs.wait_for("Waiting for the migration lock").await;
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_unlock({key})"))
+        .await
+        .unwrap();
+    assert_eq!(run.await.unwrap().unwrap().applied.len(), 1);
+    assert_none_called(&admin, "a run that waited for the lock").await;
+
+    let (_dir, waited) = set(&[SET, LOCK_WAIT]);
+    assert_eq!(waited.runner().revert_steps(&pool, 1).await.unwrap().len(), 1);
+    assert_none_called(&admin, "revert").await;
+    let report = waited.runner().lock_mode(LockMode::Lease).run(&pool).await.unwrap();
+    assert_eq!(report.applied.len(), 1);
+    assert_none_called(&admin, "a run under a lease").await;
+
+    // A lock-timeout retry that drops the INVALID index it left.
+    let blocker = admin.get().await.unwrap();
+    let pid = client_value(&blocker, "SELECT pg_backend_pid()").await;
+    blocker
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT * FROM a")
+        .await
+        .unwrap();
+    let (_dir, retried) = set(&[SET, LOCK_WAIT, RETRIED]);
+    let run = tokio::spawn({
+        let pool = pool.clone();
+        async move {
+            retried
+                .runner()
+                .timeouts(Timeouts {
+                    lock_timeout: Some(Duration::from_millis(200)),
+                    lock_timeout_max: Duration::from_millis(400),
+                    retry_pause: Duration::from_millis(20),
+                    retry_pause_max: Duration::from_millis(100),
+                    budget: Duration::from_secs(60),
+                    ..Timeouts::default()
+                })
+                .run(&pool)
+                .await
+        }
+    });
+    logs.wait_for("dropped before the retry").await;
+    logs.wait_for(&format!("blocked by pid {pid}")).await;
+    blocker.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(run.await.unwrap().unwrap().applied.len(), 1);
+    assert_none_called(&admin, "a lock-timeout retry").await;
+
+    // Fan-out over two schemas, then their status; baseline and forget.
+    let (_dir, tenants) = set(&[SET]);
+    let targets = vec![Target::Schema("tenant_a".into()), Target::Schema("tenant_b".into())];
+    let options = Options {
+        create_schemas: true,
+        ..Options::default()
+    };
+    for operation in [Operation::Up, Operation::Status] {
+        let summary = fanout::run(&tenants.runner(), &pool, targets.clone(), &options, operation, &|_| {}).await;
+        assert_eq!(summary.failed().count(), 0, "{summary}");
+    }
+    assert_none_called(&admin, "fan-out").await;
+    let runner = tenants.runner().schema("tenant_c").create_schema(true);
+    assert_eq!(runner.baseline(&pool, 1).await.unwrap().len(), 1);
+    runner.forget(&pool, "001_a.sql").await.unwrap();
+    assert_none_called(&admin, "baseline and forget").await;
+}
+
+/// `"$user"` comes first on the default search_path: a schema named after
+/// the migrating role, created after the history, must not get a second,
+/// empty tracking table that makes every file apply again.
+#[tokio::test]
+async fn a_schema_named_after_the_role_does_not_hide_the_history() {
+    let (_, _, pool) = fresh().await;
+    let (_dir, two) = migrations_in(&[
+        ("001_a.sql", "CREATE TABLE a (id integer);\n"),
+        ("002_b.sql", "CREATE TABLE b (id integer);\n"),
+    ]);
+    assert_eq!(two.run(&pool).await.unwrap().applied.len(), 2);
+    pool.get()
+        .await
+        .unwrap()
+        .batch_execute("CREATE SCHEMA AUTHORIZATION CURRENT_USER")
+        .await
+        .unwrap();
+
+    let (_dir, three) = migrations_in(&[
+        ("001_a.sql", "CREATE TABLE a (id integer);\n"),
+        ("002_b.sql", "CREATE TABLE b (id integer);\n"),
+        ("003_c.sql", "CREATE TABLE c (id integer);\n"),
+    ]);
+    let applied: Vec<String> = three
+        .run(&pool)
+        .await
+        .unwrap()
+        .applied
+        .into_iter()
+        .map(|a| a.file_name)
+        .collect();
+    assert_eq!(applied, ["003_c.sql"]);
+    assert_eq!(
+        value(
+            &pool,
+            "SELECT (SELECT count(*) FROM public.schema_migrations) || ' ' \
+             || (to_regclass(quote_ident(current_user) || '.schema_migrations') IS NULL)"
+        )
+        .await,
+        "3 true"
+    );
+    assert!(three.run(&pool).await.unwrap().up_to_date());
+}
