@@ -3,9 +3,11 @@
 //! `channel_binding`, `sslnegotiation`, the `PGSSL*` variables and
 //! `~/.postgresql/`) over rustls.
 
+mod redact;
 mod settings;
 mod tls;
 
+pub use redact::redact_url;
 pub use settings::SslMode;
 use settings::{Defaults, TlsSettings};
 use std::path::PathBuf;

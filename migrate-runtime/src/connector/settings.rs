@@ -203,6 +203,16 @@ pub(crate) struct Split {
     taken: Taken,
 }
 
+impl Split {
+    /// The TLS keys the string gives, each once (the last value wins), in
+    /// a fixed order.
+    pub(crate) fn tls_keys(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
+        TLS_KEYS
+            .iter()
+            .filter_map(|(key, _)| Some((*key, written(&self.taken, key)?)))
+    }
+}
+
 /// The value the string gives `key`: the last, as in libpq.
 fn written<'a>(taken: &'a Taken, key: &str) -> Option<&'a str> {
     taken.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
