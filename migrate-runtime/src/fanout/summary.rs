@@ -187,5 +187,6 @@ mod tests {
              2 connection(s) refused for too many connections were retried"
         );
         assert_eq!(summary.failed().count(), 2);
+        assert!(!format!("{summary:?}").contains(":pw@"), "{summary:?}");
     }
 }
