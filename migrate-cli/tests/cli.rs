@@ -633,3 +633,50 @@ async fn fan_out_output_never_holds_a_password_whatever_the_form() {
         );
     }
 }
+
+#[tokio::test]
+async fn squash_keeps_the_password_off_pg_dumps_command_line() {
+    role_and_database("redact_sq", "Sq-S3cret").await;
+    let project = example_project();
+    // A stand-in pg_dump first on PATH records its arguments, then runs the real one.
+    let bin = tempfile::tempdir().unwrap();
+    let argv = bin.path().join("argv");
+    let stand_in = bin.path().join("pg_dump");
+    std::fs::write(
+        &stand_in,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\nexec '{}' \"$@\"\n",
+            argv.display(),
+            cluster().tool("pg_dump").unwrap().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&stand_in, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(bin.path().to_path_buf()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+
+    let scratch = format!(
+        "postgresql://redact_sq@127.0.0.1:{}/redact_sq?password=Sq-S3cret",
+        cluster().port()
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .args(["squash", "--through", "003", "--scratch-url", &scratch])
+        .current_dir(project.path())
+        .env_remove("DATABASE_URL")
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        !stdout.contains("S3cret") && !stderr.contains("S3cret"),
+        "{stdout}{stderr}"
+    );
+    let args = std::fs::read_to_string(&argv).unwrap();
+    assert!(args.contains("--exclude-schema=migrate_squash\n"), "{args}");
+    assert!(!args.contains("S3cret"), "pg_dump's arguments: {args}");
+    let squashed = std::fs::read_to_string(project.path().join("migrations/003_squashed.sql")).unwrap();
+    assert!(squashed.contains("CREATE TABLE public.tier_features"), "{squashed}");
+}

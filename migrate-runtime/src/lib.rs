@@ -47,7 +47,7 @@ mod table;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use connector::{redact_url, SettingsError, SslMode, TlsError};
+pub use connector::{libpq_env, redact_url, SettingsError, SslMode, TlsError};
 #[doc(hidden)]
 pub use embedded::__private;
 pub use embedded::{Migration, Migrations, Repeatable, Statement};
