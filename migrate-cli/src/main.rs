@@ -6,7 +6,8 @@ mod new;
 mod squash;
 
 use clap::{Parser, Subcommand};
-use migrate_runtime::{pool_from_url, Migrations};
+use migrate_runtime::{pool_from_url, redact_url, Migrations};
+use std::fmt;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,7 +32,7 @@ struct Cli {
         hide_env_values = true,
         value_name = "URL"
     )]
-    database_url: Option<String>,
+    database_url: Option<Secret>,
     /// The tracking table, optionally schema-qualified.
     #[arg(long, global = true, default_value = "schema_migrations", value_name = "TABLE")]
     table: String,
@@ -75,10 +76,27 @@ enum Command {
         through: u64,
         /// An empty database to apply them to (default: a throwaway cluster).
         #[arg(long, value_name = "URL")]
-        scratch_url: Option<String>,
+        scratch_url: Option<Secret>,
     },
     #[command(flatten)]
     Database(migrate_runtime::cli::Command),
+}
+
+/// A connection string from the command line or the environment, which
+/// `Debug` shows through [`redact_url`].
+#[derive(Clone)]
+struct Secret(String);
+
+impl From<String> for Secret {
+    fn from(text: String) -> Secret {
+        Secret(text)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Secret").field(&redact_url(&self.0)).finish()
+    }
 }
 
 fn main() -> ExitCode {
@@ -94,7 +112,7 @@ fn main() -> ExitCode {
         Command::Squash {
             through,
             ref scratch_url,
-        } => match squash::squash(&cli.dir, through, scratch_url.as_deref()) {
+        } => match squash::squash(&cli.dir, through, scratch_url.as_ref().map(|s| s.0.as_str())) {
             Ok(text) => {
                 print!("{text}");
                 ExitCode::SUCCESS
@@ -165,7 +183,7 @@ fn database(cli: &Cli, command: &migrate_runtime::cli::Command) -> ExitCode {
         .init();
     let by_file = command.fan_out().is_some_and(|t| t.database_urls.is_some());
     let url = match &cli.database_url {
-        Some(url) => url.as_str(),
+        Some(url) => url.0.as_str(),
         // Every target has its own URL; this pool is never connected.
         None if by_file => "postgresql://localhost",
         None => {
@@ -208,5 +226,35 @@ fn database(cli: &Cli, command: &migrate_runtime::cli::Command) -> ExitCode {
             eprintln!("error: cannot start the async runtime: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_password() {
+        let cli = Cli::try_parse_from([
+            "migrate",
+            "--database-url",
+            "host=h user=u password='s3 cr3t'",
+            "squash",
+            "--through",
+            "2",
+            "--scratch-url",
+            "postgresql://u:s3/cr3t@h/db",
+        ])
+        .unwrap();
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("cr3t"), "{shown}");
+        assert!(
+            shown.contains("database_url: Some(Secret(\"postgresql://u:***@h\"))"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("scratch_url: Some(Secret(\"postgresql://u:***@h:5432/db\"))"),
+            "{shown}"
+        );
     }
 }

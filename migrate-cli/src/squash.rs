@@ -3,7 +3,7 @@
 //! files with one `NNN_squashed.sql`.
 
 use migrate_core::{load_dir, squash, SourceMigration};
-use migrate_runtime::{pool_from_url, Migrations};
+use migrate_runtime::{libpq_env, pool_from_url, Migrations};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -124,15 +124,21 @@ async fn apply_and_dump(migrations: &Migrations, url: &str, bin_dir: Option<&Pat
         .map(|b| b.join("pg_dump"))
         .filter(|p| p.exists())
         .unwrap_or_else(|| PathBuf::from("pg_dump"));
-    let out = Command::new(&pg_dump)
+    // The connection goes in pg_dump's environment, which only this user
+    // can read: its command line is for every user of the machine to see.
+    let connection = libpq_env(url).map_err(|e| e.to_string())?;
+    let mut command = Command::new(&pg_dump);
+    for (name, _) in std::env::vars_os().filter(|(name, _)| name.as_encoded_bytes().starts_with(b"PG")) {
+        command.env_remove(name);
+    }
+    let out = command
+        .envs(connection)
         .args([
             "--no-owner",
             "--no-privileges",
             "--column-inserts",
             "--rows-per-insert=1000",
             &format!("--exclude-schema={SCRATCH_SCHEMA}"),
-            "--dbname",
-            url,
         ])
         .output()
         .map_err(|e| {

@@ -561,3 +561,122 @@ async fn up_on_many_schemas_exits_non_zero_and_names_the_broken_one() {
         4
     );
 }
+
+/// A role that logs in with `password`, over TCP with SCRAM, and a
+/// database of the same name that it owns.
+async fn role_and_database(role: &str, password: &str) {
+    let create = [
+        format!("CREATE ROLE {role} LOGIN PASSWORD '{password}'"),
+        format!("CREATE DATABASE {role} OWNER {role}"),
+    ];
+    for sql in create {
+        cluster().execute("postgres", &sql).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn fan_out_output_never_holds_a_password_whatever_the_form() {
+    role_and_database("redact_kv", "Kv S3cret").await;
+    role_and_database("redact_qp", "Qp-S3cret").await;
+    role_and_database("redact_sl", "Sl/S3cret").await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let forms = |port: u16| {
+        [
+            format!("host=127.0.0.1 port={port} user=redact_kv password='Kv S3cret' dbname=redact_kv"),
+            format!("postgresql://redact_qp@127.0.0.1:{port}/redact_qp?password=Qp-S3cret"),
+            format!("postgresql://redact_sl:Sl/S3cret@127.0.0.1:{port}/redact_sl"),
+        ]
+    };
+    let port = cluster().port();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("urls.txt");
+    std::fs::write(&file, [forms(port), forms(closed)].concat().join("\n")).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+
+    let out = migrate(
+        &root,
+        &[
+            "up",
+            "--database-urls",
+            file.to_str().unwrap(),
+            "--connect-timeout",
+            "1",
+        ],
+        None,
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        !stdout.contains("S3cret") && !stderr.contains("S3cret"),
+        "{stdout}{stderr}"
+    );
+    for (role, port, outcome) in [
+        ("redact_kv", port, "applied 3"),
+        ("redact_qp", port, "applied 3"),
+        ("redact_sl", port, "applied 3"),
+        ("redact_kv", closed, "failed: PostgreSQL did not accept connections"),
+        ("redact_qp", closed, "failed: PostgreSQL did not accept connections"),
+        ("redact_sl", closed, "failed: PostgreSQL did not accept connections"),
+    ] {
+        let shown = format!("postgresql://{role}:***@127.0.0.1:{port}/{role}");
+        assert!(
+            stderr.contains(&format!("\n{shown}: {outcome}")),
+            "the summary names {shown}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("target{{name={shown}}}: PostgreSQL not ready")) == (port == closed),
+            "the retries name {shown}: {stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn squash_keeps_the_password_off_pg_dumps_command_line() {
+    role_and_database("redact_sq", "Sq-S3cret").await;
+    let project = example_project();
+    // A stand-in pg_dump first on PATH records its arguments, then runs the real one.
+    let bin = tempfile::tempdir().unwrap();
+    let argv = bin.path().join("argv");
+    let stand_in = bin.path().join("pg_dump");
+    std::fs::write(
+        &stand_in,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\nexec '{}' \"$@\"\n",
+            argv.display(),
+            cluster().tool("pg_dump").unwrap().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&stand_in, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(bin.path().to_path_buf()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+
+    let scratch = format!(
+        "postgresql://redact_sq@127.0.0.1:{}/redact_sq?password=Sq-S3cret",
+        cluster().port()
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .args(["squash", "--through", "003", "--scratch-url", &scratch])
+        .current_dir(project.path())
+        .env_remove("DATABASE_URL")
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        !stdout.contains("S3cret") && !stderr.contains("S3cret"),
+        "{stdout}{stderr}"
+    );
+    let args = std::fs::read_to_string(&argv).unwrap();
+    assert!(args.contains("--exclude-schema=migrate_squash\n"), "{args}");
+    assert!(!args.contains("S3cret"), "pg_dump's arguments: {args}");
+    let squashed = std::fs::read_to_string(project.path().join("migrations/003_squashed.sql")).unwrap();
+    assert!(squashed.contains("CREATE TABLE public.tier_features"), "{squashed}");
+}

@@ -47,14 +47,14 @@ mod table;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use connector::{SettingsError, SslMode, TlsError};
+pub use connector::{libpq_env, redact_url, SettingsError, SslMode, TlsError};
 #[doc(hidden)]
 pub use embedded::__private;
 pub use embedded::{Migration, Migrations, Repeatable, Statement};
 pub use error::{BlockedError, Blocker, Error, MigrationError};
 pub use migrate_core::Diagnostic;
 pub use plan::{AppliedRow, Entry, Plan, Policies, Policy, State};
-pub use pool::{pool_from_url, redact_url};
+pub use pool::pool_from_url;
 pub use repeatable::{RepeatableEntry, RepeatableState};
 pub use report::{Applied, Report};
 pub use revert::Reverted;

@@ -3,9 +3,13 @@
 //! `channel_binding`, `sslnegotiation`, the `PGSSL*` variables and
 //! `~/.postgresql/`) over rustls.
 
+mod libpq_env;
+mod redact;
 mod settings;
 mod tls;
 
+pub use libpq_env::libpq_env;
+pub use redact::redact_url;
 pub use settings::SslMode;
 use settings::{Defaults, TlsSettings};
 use std::path::PathBuf;

@@ -147,6 +147,14 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "client certificates are sent when sslcert/sslkey (or ~/.postgresql/postgresql.crt) exist",
     ),
     (
+        "passfile",
+        "the password file is not read; give the password in the string (in a URL, percent-encoded)",
+    ),
+    (
+        "service",
+        "the service file is not read; write the service's settings into the string",
+    ),
+    (
         "requirepeer",
         "connect over TCP, or check the socket's owner outside the application",
     ),
@@ -160,6 +168,26 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ),
 ];
 
+/// The keys tokio-postgres takes besides the TLS keys.
+const DRIVER_KEYS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "user",
+    "password",
+    "dbname",
+    "options",
+    "application_name",
+    "connect_timeout",
+    "tcp_user_timeout",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_retries",
+    "target_session_attrs",
+    "load_balance_hosts",
+];
+
 /// Parsed settings: tokio-postgres's config, with the TLS mode mapped onto
 /// its own, and the TLS settings beside it.
 #[derive(Debug)]
@@ -168,27 +196,55 @@ pub(crate) struct Parsed {
     pub(crate) tls: TlsSettings,
 }
 
-/// Parses `text` (a `postgres://` URL or key=value pairs).
-pub(crate) fn parse(text: &str, defaults: &Defaults<'_>) -> Result<Parsed, SettingsError> {
+/// A string split by its syntax alone: no variable or file is read.
+pub(crate) struct Split {
+    /// tokio-postgres's config, without the TLS keys.
+    pub(crate) pg: tokio_postgres::Config,
+    taken: Taken,
+}
+
+impl Split {
+    /// The TLS keys the string gives, each once (the last value wins), in
+    /// a fixed order.
+    pub(crate) fn tls_keys(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
+        TLS_KEYS
+            .iter()
+            .filter_map(|(key, _)| Some((*key, written(&self.taken, key)?)))
+    }
+}
+
+/// The value the string gives `key`: the last, as in libpq.
+fn written<'a>(taken: &'a Taken, key: &str) -> Option<&'a str> {
+    taken.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// Splits `text` (a `postgres://` URL or key=value pairs). Errors never
+/// hold its text, only the names of keys libpq knows.
+pub(crate) fn split(text: &str) -> Result<Split, SettingsError> {
     let (rest, taken) = if text.starts_with("postgres://") || text.starts_with("postgresql://") {
         split_url(text)?
     } else {
         split_pairs(text)?
     };
+    // The driver's reasons name keys, not values: unknown keys were refused above.
+    let pg = rest.parse().map_err(|e: tokio_postgres::Error| {
+        SettingsError::Malformed(match std::error::Error::source(&e) {
+            Some(why) => format!("{e}: {why}"),
+            None => e.to_string(),
+        })
+    })?;
+    Ok(Split { pg, taken })
+}
+
+/// Parses `text` (a `postgres://` URL or key=value pairs).
+pub(crate) fn parse(text: &str, defaults: &Defaults<'_>) -> Result<Parsed, SettingsError> {
+    let Split { mut pg, taken } = split(text)?;
     let value = |key: &str| -> Option<String> {
-        taken
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .or_else(|| {
-                let var = TLS_KEYS.iter().find(|(k, _)| *k == key).and_then(|(_, var)| *var)?;
-                (defaults.env)(var)
-            })
+        written(&taken, key).map(str::to_string).or_else(|| {
+            let var = TLS_KEYS.iter().find(|(k, _)| *k == key).and_then(|(_, var)| *var)?;
+            (defaults.env)(var)
+        })
     };
-    let mut pg: tokio_postgres::Config = rest
-        .parse()
-        .map_err(|e: tokio_postgres::Error| SettingsError::Malformed(e.to_string()))?;
 
     let rootcert = value("sslrootcert");
     let system = rootcert.as_deref() == Some("system");
@@ -336,46 +392,95 @@ fn existing(path: &str, key: &'static str) -> Result<PathBuf, SettingsError> {
     }
 }
 
-/// Refuses a key this connector does not implement.
-fn check_supported(key: &str) -> Result<(), SettingsError> {
-    match UNSUPPORTED.iter().find(|(k, _)| *k == key) {
-        Some((key, instead)) => Err(SettingsError::Unsupported {
+/// Whether `key` is a TLS key, to take out of the string. Refuses the keys
+/// this connector does not implement, and names an unknown key only by its
+/// `place`: it may be part of a password that a stray space or `@` cut off.
+fn is_tls_key(key: &str, place: &str) -> Result<bool, SettingsError> {
+    if let Some((key, instead)) = UNSUPPORTED.iter().find(|(k, _)| *k == key) {
+        return Err(SettingsError::Unsupported {
             key: (*key).into(),
             instead: (*instead).into(),
-        }),
-        None => Ok(()),
+        });
     }
+    if TLS_KEYS.iter().any(|(k, _)| *k == key) {
+        return Ok(true);
+    }
+    if DRIVER_KEYS.contains(&key) {
+        return Ok(false);
+    }
+    Err(SettingsError::Malformed(format!(
+        "{place} is not a connection setting this connector takes (not shown, as it may be part of a password)"
+    )))
 }
 
-fn is_tls_key(key: &str) -> bool {
-    TLS_KEYS.iter().any(|(k, _)| *k == key)
+/// `key` when libpq knows it, else its `place`.
+fn named(key: &str, place: &str) -> String {
+    let known = DRIVER_KEYS.contains(&key)
+        || TLS_KEYS.iter().any(|(k, _)| *k == key)
+        || UNSUPPORTED.iter().any(|(k, _)| *k == key);
+    if known {
+        format!("`{key}`")
+    } else {
+        place.to_string()
+    }
 }
 
 type Taken = Vec<(String, String)>;
 
 /// The URL without the TLS keys of its query string, and those keys' values.
+///
+/// As tokio-postgres does, the user name and password end at the first
+/// `@`, so a password may hold `/`, `?` or `:` as they are; an `@` in it,
+/// or in a query value of a URL without a user name, must be written %40.
+/// Where an `@` would otherwise put part of a password in the host or the
+/// user name, the URL is refused.
 fn split_url(url: &str) -> Result<(String, Taken), SettingsError> {
-    let Some((base, query)) = url.split_once('?') else {
+    let scheme = url.find("://").map_or(0, |p| p + 3);
+    let rest = &url[scheme..];
+    let hosts = match rest.find('@') {
+        Some(at)
+            if rest[..at]
+                .split(':')
+                .next()
+                .is_some_and(|user| user.contains(['/', '?'])) =>
+        {
+            return Err(stray_at())
+        }
+        Some(at) => scheme + at + 1,
+        None => scheme,
+    };
+    let query = url[hosts..].find('?').map(|q| hosts + q);
+    if url[hosts..query.unwrap_or(url.len())].contains('@') {
+        return Err(stray_at());
+    }
+    let Some(query) = query else {
         return Ok((url.to_string(), Vec::new()));
     };
     let mut kept = Vec::new();
     let mut taken = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
+    let pairs = url[query + 1..].split('&').filter(|p| !p.is_empty());
+    for (index, pair) in pairs.enumerate() {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let key = decode(key)?;
-        check_supported(&key)?;
-        if is_tls_key(&key) {
+        if is_tls_key(&key, &format!("query parameter {}", index + 1))? {
             taken.push((key, decode(value)?));
         } else {
             kept.push(pair);
         }
     }
+    let base = &url[..query];
     let rest = if kept.is_empty() {
         base.to_string()
     } else {
         format!("{base}?{}", kept.join("&"))
     };
     Ok((rest, taken))
+}
+
+fn stray_at() -> SettingsError {
+    SettingsError::Malformed(
+        "an `@` does not end the user name and password: write `@` as %40 in a password or a query value".into(),
+    )
 }
 
 fn decode(text: &str) -> Result<String, SettingsError> {
@@ -391,7 +496,8 @@ fn split_pairs(text: &str) -> Result<(String, Taken), SettingsError> {
     let mut kept: Vec<&str> = Vec::new();
     let mut taken = Vec::new();
     let mut chars = text.char_indices().peekable();
-    loop {
+    for number in 1.. {
+        let place = format!("item {number} of the key=value string");
         while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
         let Some(&(start, _)) = chars.peek() else { break };
         let mut key = String::new();
@@ -401,7 +507,8 @@ fn split_pairs(text: &str) -> Result<(String, Taken), SettingsError> {
         while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
         if chars.next_if(|(_, c)| *c == '=').is_none() {
             return Err(SettingsError::Malformed(format!(
-                "`{key}` has no `=value` (write key=value pairs, or a postgresql:// URL)"
+                "{place} has no `=value` (quote a value that holds spaces: password='a b'); \
+                 write key=value pairs, or a postgresql:// URL"
             )));
         }
         while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
@@ -414,7 +521,8 @@ fn split_pairs(text: &str) -> Result<(String, Taken), SettingsError> {
                     Some((_, c)) => value.push(c),
                     None => {
                         return Err(SettingsError::Malformed(format!(
-                            "the value of `{key}` opens a quote that is never closed"
+                            "the value of {} opens a quote that is never closed",
+                            named(&key, &place)
                         )))
                     }
                 }
@@ -435,8 +543,7 @@ fn split_pairs(text: &str) -> Result<(String, Taken), SettingsError> {
                 }
             }
         };
-        check_supported(&key)?;
-        if is_tls_key(&key) {
+        if is_tls_key(&key, &place)? {
             taken.push((key, value));
         } else {
             kept.push(&text[start..end]);
@@ -516,6 +623,40 @@ mod tests {
         );
         assert_eq!(parsed.tls.roots, Roots::File(ca));
         assert_eq!(parsed.tls.mode, SslMode::VerifyFull);
+    }
+
+    #[test]
+    fn the_query_string_starts_after_the_password() {
+        let parsed = parse_with("postgresql://u:pa?ss@h/db?sslmode=disable", &[], None).unwrap();
+        assert_eq!(parsed.pg.get_password(), Some(&b"pa?ss"[..]));
+        assert_eq!(parsed.tls.mode, SslMode::Disable);
+        let parsed = parse_with(
+            "postgresql://u:p/w@h/db?sslmode=disable&application_name=a@b",
+            &[],
+            None,
+        )
+        .unwrap();
+        assert_eq!(parsed.pg.get_password(), Some(&b"p/w"[..]));
+        assert_eq!(parsed.pg.get_application_name(), Some("a@b"));
+        assert_eq!(parsed.tls.mode, SslMode::Disable);
+    }
+
+    #[test]
+    fn errors_never_repeat_the_text() {
+        for text in [
+            "host=h password=my s3cr3t",
+            "host=h password=my s3cr3t=x",
+            "host=h s3cr3t='x",
+            "postgresql://u@h/db?s3cr3t=x",
+            "postgresql://u:s3@cr3t@h/db",
+            "postgresql://h/db?password=s3@cr3t",
+        ] {
+            let e = parse_with(text, &[], None).unwrap_err();
+            assert!(matches!(e, SettingsError::Malformed(_)), "{text}: {e}");
+            assert!(!e.to_string().contains("cr3t"), "{text}: {e}");
+        }
+        let e = parse_with("host=h passfile=/home/u/.pgpass", &[], None).unwrap_err();
+        assert!(matches!(e, SettingsError::Unsupported { .. }), "{e}");
     }
 
     #[test]

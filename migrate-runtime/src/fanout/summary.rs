@@ -181,11 +181,12 @@ mod tests {
             summary.to_string(),
             "a: applied 3\n\
              b: failed at 002_b.sql:3:13, SQLSTATE 42P01: relation \"t\" does not exist\n\
-             postgresql://u:***@h/c: failed: no way\n\
+             postgresql://u:***@h:5432/c: failed: no way\n\
              d: not started (--fail-fast after a failure)\n\
              4 target(s): 1 applied, 0 up to date, 0 checked, 2 failed, 1 not started; \
              2 connection(s) refused for too many connections were retried"
         );
         assert_eq!(summary.failed().count(), 2);
+        assert!(!format!("{summary:?}").contains(":pw@"), "{summary:?}");
     }
 }

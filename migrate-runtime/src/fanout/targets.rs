@@ -8,13 +8,23 @@ use deadpool_postgres::Pool;
 use std::fmt;
 use std::path::Path;
 
-/// One place the migrations go.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One place the migrations go. `Display` and `Debug` show a database's
+/// URL through [`redact_url`], never its password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Target {
     /// A schema of the pool's database, by name as the catalog spells it.
     Schema(String),
-    /// A database, by URL.
+    /// A database, by URL or libpq key=value string.
     Database(String),
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Schema(name) => f.debug_tuple("Schema").field(name).finish(),
+            Target::Database(url) => f.debug_tuple("Database").field(&redact_url(url)).finish(),
+        }
+    }
 }
 
 impl Target {
@@ -153,6 +163,10 @@ mod tests {
             ]
         );
         assert_eq!(targets[0].to_string(), "postgresql://u:***@a:5432/one");
+        assert_eq!(
+            format!("{:?}", targets[0]),
+            "Database(\"postgresql://u:***@a:5432/one\")"
+        );
         assert_ne!(targets[0].server(), targets[1].server());
 
         let e = parse_urls(
@@ -172,6 +186,20 @@ mod tests {
         );
         let e = parse_urls("# nothing\n", "f").unwrap_err().to_string();
         assert!(e.contains("f: lists no database URL"), "{e}");
+    }
+
+    #[test]
+    fn debug_never_shows_a_password() {
+        for text in [
+            "host=h user=u password='s3 cr3t'",
+            "postgresql://u@h/db?password=s3cr3t",
+            "postgresql://u:s3/cr3t@h/db",
+            "postgresql://u:s3@cr3t@h/db",
+        ] {
+            let shown = format!("{:?}", vec![Target::Database(text.into()), Target::Schema("s".into())]);
+            assert!(!shown.contains("cr3t"), "{shown}");
+            assert!(shown.contains("Schema(\"s\")"), "{shown}");
+        }
     }
 
     #[test]
