@@ -49,7 +49,7 @@ pub fn squash(dir: &Path, through: u64, scratch_url: Option<&str>) -> Result<Str
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let dump = runtime.block_on(async {
         match scratch_url {
-            Some(url) => apply_and_dump(&migrations, url, None).await,
+            Some(url) => apply_and_dump(&migrations, url, url, None).await,
             None => {
                 eprintln!("Starting a throwaway PostgreSQL cluster as the scratch database...");
                 let cluster = throwaway_pg::Cluster::start(&throwaway_pg::Options::default())
@@ -58,7 +58,16 @@ pub fn squash(dir: &Path, through: u64, scratch_url: Option<&str>) -> Result<Str
                     .create_database()
                     .await
                     .map_err(|e| format!("cannot create the scratch database: {e}"))?;
-                apply_and_dump(&migrations, &url, Some(cluster.bin_dir())).await
+                // pg_dump takes the Unix socket: its arguments, which every
+                // local user can read, then hold no password.
+                let name = url.rsplit('/').next().unwrap_or_default();
+                apply_and_dump(
+                    &migrations,
+                    &url,
+                    &cluster.socket_conninfo(name),
+                    Some(cluster.bin_dir()),
+                )
+                .await
             }
         }
     })?;
@@ -90,8 +99,14 @@ pub fn squash(dir: &Path, through: u64, scratch_url: Option<&str>) -> Result<Str
     ))
 }
 
-/// Applies `migrations` to the empty database at `url`, then dumps it.
-async fn apply_and_dump(migrations: &Migrations, url: &str, bin_dir: Option<&Path>) -> Result<String, String> {
+/// Applies `migrations` to the empty database at `url`, then dumps it,
+/// reached as `dump_from` (a URL or key=value string), with pg_dump.
+async fn apply_and_dump(
+    migrations: &Migrations,
+    url: &str,
+    dump_from: &str,
+    bin_dir: Option<&Path>,
+) -> Result<String, String> {
     let pool = pool_from_url(url, 1).map_err(|e| e.to_string())?;
     let client = pool
         .get()
@@ -132,7 +147,7 @@ async fn apply_and_dump(migrations: &Migrations, url: &str, bin_dir: Option<&Pat
             "--rows-per-insert=1000",
             &format!("--exclude-schema={SCRATCH_SCHEMA}"),
             "--dbname",
-            url,
+            dump_from,
         ])
         .output()
         .map_err(|e| {
