@@ -19,7 +19,7 @@ pub use bin_dir::{bin_dir, tool, BIN_ENV};
 use nix::unistd::{Uid, User};
 pub use pooler::{PoolMode, Pooler, PoolerOptions};
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::{chown, fchown, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{chown, fchown, DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -83,6 +83,11 @@ pub enum Error {
     #[error("cannot draw a password from the operating system's random source: {0}")]
     Random(#[from] getrandom::Error),
     #[error(
+        "{}: {problem}; a kept cluster's folder must be a folder of this user (or, as root, of `postgres`), since anyone can plant one in a shared place such as /tmp: remove it, or keep the cluster elsewhere",
+        dir.display()
+    )]
+    UnsafeDataDir { dir: PathBuf, problem: String },
+    #[error(
         "{} holds a cluster made without a superuser password, which every local user could log in to; delete the folder to have a new one made",
         dir.display()
     )]
@@ -95,7 +100,9 @@ pub struct Options {
     /// Extra `postgresql.conf` settings, e.g. `("log_statement", "all")`.
     pub settings: Vec<(String, String)>,
     /// Keep the cluster in this folder across runs (created if missing)
-    /// instead of a temporary one that is deleted at exit.
+    /// instead of a temporary one that is deleted at exit. It is made mode
+    /// 0700; a symbolic link or another user's folder is refused
+    /// ([`Error::UnsafeDataDir`]).
     pub data_dir: Option<PathBuf>,
     /// The folder of `initdb`, `pg_ctl` and `postgres`; [`bin_dir()`] when `None`.
     pub bin_dir: Option<PathBuf>,
@@ -175,16 +182,7 @@ impl Cluster {
         let run_as = run_as()?;
         let version_num = bin_dir::probe(&bin, run_as)?;
         let (temp, root) = match &options.data_dir {
-            Some(dir) => {
-                std::fs::create_dir_all(dir)?;
-                let root = std::path::absolute(dir)?;
-                // It holds the socket, through which logins are trusted.
-                std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))?;
-                if let Some((uid, gid)) = run_as {
-                    chown(&root, Some(uid), Some(gid))?;
-                }
-                (None, root)
-            }
+            Some(dir) => (None, own_folder(dir, run_as)?),
             None => {
                 let (temp, root) = temp_root("throwaway-pg-", run_as)?;
                 (Some(temp), root)
@@ -496,6 +494,59 @@ pub(crate) fn temp_root(prefix: &str, run_as: Option<(u32, u32)>) -> Result<(tem
         chown(&root, Some(uid), Some(gid))?;
     }
     Ok((temp, root))
+}
+
+/// `dir`, absolute, made the kept cluster's folder: created when missing,
+/// then mode 0700 and owned by the cluster's user. A symbolic link or
+/// another user's folder is refused: anyone can plant one in /tmp, and as
+/// root the chown would follow a link.
+fn own_folder(dir: &Path, run_as: Option<(u32, u32)>) -> Result<PathBuf, Error> {
+    use nix::libc;
+    let dir = std::path::absolute(dir)?;
+    let refuse = |problem: String| Error::UnsafeDataDir {
+        dir: dir.clone(),
+        problem,
+    };
+    match std::fs::symlink_metadata(&dir) {
+        Ok(meta) if meta.file_type().is_symlink() => return Err(refuse("it is a symbolic link".into())),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = dir.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            // mkdir does not follow a link; one planted meanwhile is judged below.
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e.into()),
+                _ => {}
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // Changed through this handle only, which a link planted since cannot divert.
+    let folder = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
+        .open(&dir)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => refuse("it is a symbolic link".into()),
+            Some(libc::ENOTDIR) => refuse("it is not a folder".into()),
+            _ => e.into(),
+        })?;
+    let owner = folder.metadata()?.uid();
+    let me = Uid::effective().as_raw();
+    if owner != me && run_as.is_none_or(|(uid, _)| uid != owner) {
+        let postgres = run_as
+            .map(|(uid, _)| format!(" nor to postgres (uid {uid})"))
+            .unwrap_or_default();
+        return Err(refuse(format!(
+            "it belongs to uid {owner}, not to this user (uid {me}){postgres}"
+        )));
+    }
+    folder.set_permissions(std::fs::Permissions::from_mode(0o700))?;
+    if let Some((uid, gid)) = run_as {
+        fchown(&folder, Some(uid), Some(gid))?;
+    }
+    Ok(dir)
 }
 
 /// 24 bytes from the operating system's random source, in hex: nothing in

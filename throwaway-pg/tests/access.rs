@@ -231,3 +231,103 @@ async fn the_password_is_in_no_process_arguments_nor_environment() {
     }
     assert!(!recorded.contains(password), "{recorded}");
 }
+
+/// A new folder that others may enter, as the cluster's user must when
+/// this one is root.
+fn open_parent() -> tempfile::TempDir {
+    let parent = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(parent.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    parent
+}
+
+#[tokio::test]
+async fn a_kept_cluster_keeps_its_password_and_one_without_is_refused() {
+    let parent = open_parent();
+    let kept = parent.path().join("kept");
+    let options = Options {
+        data_dir: Some(kept.clone()),
+        ..Options::default()
+    };
+    let first = ok(Cluster::start(&options));
+    let password = first.password().to_string();
+    drop(first);
+    let again = ok(Cluster::start(&options));
+    assert_eq!(again.password(), password);
+    assert_eq!(current_user(&again.url("postgres")).await, "postgres");
+    drop(again);
+
+    // As an older throwaway-pg left it: a cluster, and no password file.
+    let old = parent.path().join("old");
+    std::fs::create_dir_all(old.join("data")).unwrap();
+    std::fs::write(old.join("data/PG_VERSION"), "15\n").unwrap();
+    let e = Cluster::start(&Options {
+        data_dir: Some(old.clone()),
+        ..Options::default()
+    })
+    .err()
+    .expect("a cluster without a password is refused");
+    assert!(matches!(e, Error::NoPassword { .. }), "{e}");
+    assert!(e.to_string().contains("delete the folder"), "{e}");
+}
+
+/// What a symbolic link to `target` must leave as it was.
+fn state(target: &Path) -> (u32, u32, u32, usize) {
+    let meta = std::fs::symlink_metadata(target).unwrap();
+    let entries = std::fs::read_dir(target).unwrap().count();
+    (meta.mode(), meta.uid(), meta.gid(), entries)
+}
+
+#[test]
+fn a_kept_folder_that_is_a_symbolic_link_is_refused_and_its_target_untouched() {
+    let parent = open_parent();
+    let target = parent.path().join("someone-elses");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let before = state(&target);
+    let dangling = parent.path().join("not-yet");
+    for (link, points_to) in [("kept", &target), ("dangling", &dangling)] {
+        let link = parent.path().join(link);
+        std::os::unix::fs::symlink(points_to, &link).unwrap();
+        let e = Cluster::start(&Options {
+            data_dir: Some(link.clone()),
+            ..Options::default()
+        })
+        .err()
+        .expect("a symbolic link is refused");
+        assert!(matches!(e, Error::UnsafeDataDir { .. }), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains(&link.display().to_string()) && text.contains("symbolic link") && text.contains("remove it"),
+            "{text}"
+        );
+    }
+    assert_eq!(state(&target), before);
+    assert!(!dangling.exists(), "the link was followed");
+}
+
+#[test]
+fn a_kept_folder_of_another_user_is_refused() {
+    let parent = open_parent();
+    let foreign = if nix::unistd::Uid::effective().is_root() {
+        let dir = parent.path().join("foreign");
+        std::fs::create_dir(&dir).unwrap();
+        // Neither root nor `postgres`.
+        let stranger = (1..).map(|n| 60000 + n).find(|uid| !owners().contains(uid)).unwrap();
+        std::os::unix::fs::chown(&dir, Some(stranger), Some(stranger)).unwrap();
+        dir
+    } else {
+        PathBuf::from("/")
+    };
+    let before = std::fs::symlink_metadata(&foreign).unwrap();
+    let e = Cluster::start(&Options {
+        data_dir: Some(foreign.clone()),
+        ..Options::default()
+    })
+    .err()
+    .expect("another user's folder is refused");
+    assert!(matches!(e, Error::UnsafeDataDir { .. }), "{e}");
+    assert!(e.to_string().contains("belongs to uid"), "{e}");
+    let after = std::fs::symlink_metadata(&foreign).unwrap();
+    assert_eq!((after.mode(), after.uid()), (before.mode(), before.uid()));
+    assert!(!foreign.join("data").exists());
+}
