@@ -67,7 +67,8 @@ async fn a_failover_mid_run_finishes_on_the_new_primary_applying_each_file_once(
     gate.batch_execute("SELECT pg_advisory_lock(777)").await.unwrap();
 
     let both = format!(
-        "postgresql://postgres@127.0.0.1:{},127.0.0.1:{}/{database}?target_session_attrs=read-write",
+        "postgresql://postgres:{}@127.0.0.1:{},127.0.0.1:{}/{database}?target_session_attrs=read-write",
+        primary.password(),
         primary.port(),
         standby.port()
     );

@@ -76,6 +76,7 @@ fn psql_queries(file: &Path, database: &str) -> Vec<String> {
     let conninfo = format!("host=127.0.0.1 port={port} user=postgres dbname={database} sslmode=disable");
     let out = Command::new(cluster.tool("psql").unwrap())
         .args(["-X", "-q", "-o", "/dev/null", "-d", &conninfo, "-f"])
+        .env("PGPASSWORD", cluster.password())
         .arg(file)
         .output()
         .expect("psql runs");

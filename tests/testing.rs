@@ -355,7 +355,10 @@ async fn many_parallel_tests_stay_under_a_low_max_connections() {
 #[ignore = "waits until killed; run by a_test_process_killed_with_sigkill_stops_its_server"]
 async fn holds_its_server_until_killed(pool: Pool) {
     let port = value(&pool, "SELECT current_setting('port')").await;
-    println!("server port={port}");
+    // Without MIGRATE_TEST_DATABASE_URL the test databases live on this cluster.
+    let url = throwaway_pg::shared().unwrap().url("postgres");
+    assert!(url.contains(&format!(":{port}/")), "{url}");
+    println!("server url={url}");
     std::io::stdin().read_line(&mut String::new()).unwrap();
 }
 
@@ -369,12 +372,11 @@ async fn a_test_process_killed_with_sigkill_stops_its_server() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let port = std::io::BufReader::new(child.stdout.take().unwrap())
+    let url = std::io::BufReader::new(child.stdout.take().unwrap())
         .lines()
         .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("server port=").map(str::to_string))
+        .find_map(|l| l.strip_prefix("server url=").map(str::to_string))
         .expect("the child reports its server");
-    let url = format!("postgresql://postgres@127.0.0.1:{port}/postgres");
     assert!(tokio_postgres::connect(&url, tokio_postgres::NoTls).await.is_ok());
     child.kill().unwrap();
     child.wait().unwrap();

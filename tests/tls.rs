@@ -416,8 +416,9 @@ async fn a_pool_the_user_built_with_their_own_tls_keeps_every_connection_on_tls(
             .with_root_certificates(roots)
             .with_no_client_auth();
     let config: tokio_postgres::Config = format!(
-        "host=localhost port={} user=postgres dbname={db} sslmode=require",
-        server.cluster.port()
+        "host=localhost port={} user=postgres password={} dbname={db} sslmode=require",
+        server.cluster.port(),
+        server.cluster.password()
     )
     .parse()
     .unwrap();

@@ -49,6 +49,7 @@ pub async fn apply_vs_psql(
             "-f",
         ])
         .arg(&file)
+        .env("PGPASSWORD", cluster.password())
         .stdout(std::process::Stdio::null())
         .status()
         .unwrap();

@@ -90,7 +90,8 @@ pub fn squash(dir: &Path, through: u64, scratch_url: Option<&str>) -> Result<Str
     ))
 }
 
-/// Applies `migrations` to the empty database at `url`, then dumps it.
+/// Applies `migrations` to the empty database at `url`, then dumps it
+/// with pg_dump.
 async fn apply_and_dump(migrations: &Migrations, url: &str, bin_dir: Option<&Path>) -> Result<String, String> {
     let pool = pool_from_url(url, 1).map_err(|e| e.to_string())?;
     let client = pool

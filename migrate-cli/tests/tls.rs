@@ -26,7 +26,11 @@ impl Server {
     async fn database(&self) -> String {
         let url = self.cluster.create_database().await.unwrap();
         let name = url.rsplit('/').next().unwrap();
-        format!("postgresql://postgres@localhost:{}/{name}", self.cluster.port())
+        format!(
+            "postgresql://postgres:{}@localhost:{}/{name}",
+            self.cluster.password(),
+            self.cluster.port()
+        )
     }
 }
 

@@ -86,6 +86,7 @@ impl TlsServer {
         let password = match user {
             SCRAM_USER => format!(":{SCRAM_PASSWORD}"),
             MD5_USER => format!(":{MD5_PASSWORD}"),
+            "postgres" => format!(":{}", self.cluster.password()),
             _ => String::new(),
         };
         format!(

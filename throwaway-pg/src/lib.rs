@@ -2,6 +2,10 @@
 //! `initdb` into a temporary folder, `pg_ctl start` on a free loopback port,
 //! stopped and deleted when the owning process exits, even when killed.
 //!
+//! Other local users cannot get in: a TCP login needs the superuser's random
+//! password, which [`Cluster::url`] carries, and the Unix socket, which
+//! needs none, lies in a folder only the cluster's user may enter.
+//!
 //! PostgreSQL refuses to run as root, so when run as root the cluster runs
 //! as the `postgres` system user (which Debian's packages create); no `sudo`
 //! is needed.
@@ -15,7 +19,7 @@ pub use bin_dir::{bin_dir, tool, BIN_ENV};
 use nix::unistd::{Uid, User};
 pub use pooler::{PoolMode, Pooler, PoolerOptions};
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::{chown, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{chown, fchown, DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -76,6 +80,18 @@ pub enum Error {
     #[cfg(feature = "tls")]
     #[error("cannot make a test certificate: {0}")]
     Certificate(#[from] rcgen::Error),
+    #[error("cannot draw a password from the operating system's random source: {0}")]
+    Random(#[from] getrandom::Error),
+    #[error(
+        "{}: {problem}; a kept cluster's folder must be a folder of this user (or, as root, of `postgres`), since anyone can plant one in a shared place such as /tmp: remove it, or keep the cluster elsewhere",
+        dir.display()
+    )]
+    UnsafeDataDir { dir: PathBuf, problem: String },
+    #[error(
+        "{} holds a cluster made without a superuser password, which every local user could log in to; delete the folder to have a new one made",
+        dir.display()
+    )]
+    NoPassword { dir: PathBuf },
 }
 
 /// Settings for a new cluster.
@@ -84,7 +100,9 @@ pub struct Options {
     /// Extra `postgresql.conf` settings, e.g. `("log_statement", "all")`.
     pub settings: Vec<(String, String)>,
     /// Keep the cluster in this folder across runs (created if missing)
-    /// instead of a temporary one that is deleted at exit.
+    /// instead of a temporary one that is deleted at exit. It is made mode
+    /// 0700; a symbolic link or another user's folder is refused
+    /// ([`Error::UnsafeDataDir`]).
     pub data_dir: Option<PathBuf>,
     /// The folder of `initdb`, `pg_ctl` and `postgres`; [`bin_dir()`] when `None`.
     pub bin_dir: Option<PathBuf>,
@@ -94,9 +112,9 @@ pub struct Options {
 }
 
 /// TLS for the server: `ssl = on` with these files, and a pg_hba.conf of
-/// `hostssl` lines only, so a plaintext TCP login is refused. Over TCP
-/// `postgres` logs in without a password (replication too), the listed
-/// users as said, every other role with scram-sha-256.
+/// `hostssl` lines only, so a plaintext TCP login is refused. Over TCP the
+/// listed users log in as said, every other role, `postgres` and its
+/// replication included, with scram-sha-256.
 /// The `certs` module (feature `tls`) makes the PEM text.
 #[derive(Debug, Clone, Default)]
 pub struct ServerTls {
@@ -116,8 +134,16 @@ pub struct ServerTls {
     pub md5_users: Vec<String>,
 }
 
-/// pg_hba.conf without TLS: over TCP, `postgres` needs no password.
-const HBA: &str = "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost replication postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n";
+/// pg_hba.conf without TLS: the Unix socket, in a folder of mode 0700,
+/// trusts; every TCP login needs a password.
+const HBA: &str = "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost replication postgres 127.0.0.1/32 scram-sha-256\n";
+
+/// The superuser's password, beside the data folder: `initdb --pwfile`
+/// reads it, and so does the next start of a kept cluster.
+const PASSWORD_FILE: &str = "postgres.password";
+/// A standby's passfile: pg_basebackup reads it, and names it in the
+/// standby's `primary_conninfo`.
+const PASSFILE: &str = "primary.pgpass";
 
 /// The TLS files in the data folder, named relative to it so that a
 /// standby's copy finds its own.
@@ -133,6 +159,7 @@ pub struct Cluster {
     data: PathBuf,
     log: PathBuf,
     port: u16,
+    password: String,
     tls: bool,
     run_as: Option<(u32, u32)>,
     guardian: (Child, Option<ChildStdin>),
@@ -155,31 +182,37 @@ impl Cluster {
         let run_as = run_as()?;
         let version_num = bin_dir::probe(&bin, run_as)?;
         let (temp, root) = match &options.data_dir {
-            Some(dir) => {
-                std::fs::create_dir_all(dir)?;
-                let root = std::path::absolute(dir)?;
-                if let Some((uid, gid)) = run_as {
-                    chown(&root, Some(uid), Some(gid))?;
-                }
-                (None, root)
-            }
+            Some(dir) => (None, own_folder(dir, run_as)?),
             None => {
                 let (temp, root) = temp_root("throwaway-pg-", run_as)?;
                 (Some(temp), root)
             }
         };
         let data = root.join("data");
-        if !data.join("PG_VERSION").exists() {
+        let password_file = root.join(PASSWORD_FILE);
+        let password = if data.join("PG_VERSION").exists() {
+            match std::fs::read_to_string(&password_file) {
+                Ok(text) => text.trim_end().to_string(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NoPassword { dir: root }),
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            let password = new_password()?;
+            write_file(&password_file, &format!("{password}\n"), 0o600, run_as)?;
             let mut initdb = Command::new(bin.join("initdb"));
-            initdb.args(["-D"]).arg(&data).args([
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-                "--locale=C",
-            ]);
+            initdb
+                .args(["-D"])
+                .arg(&data)
+                .args(["-U", "postgres", "--pwfile"])
+                .arg(&password_file)
+                .args([
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                ]);
             run(as_user(&mut initdb, run_as, &root), "initdb")?;
             let mut settings: Vec<(String, String)> = [
                 ("listen_addresses", "'127.0.0.1'"),
@@ -202,13 +235,15 @@ impl Cluster {
             settings.extend(options.settings.iter().cloned());
             append_settings(&data, &settings)?;
             std::fs::write(data.join("pg_hba.conf"), hba)?;
-        }
-        launch(bin, version_num, root, run_as, temp)
+            password
+        };
+        launch(bin, version_num, root, run_as, temp, password)
     }
 
     /// A streaming hot standby of this cluster (`pg_basebackup -R`), started
     /// on its own port, stopped and deleted like any throwaway cluster. It
-    /// copies the TLS settings and files of a TLS cluster, and streams over TLS.
+    /// copies the TLS settings and files of a TLS cluster, and streams over TLS,
+    /// logging in with the primary's password from a passfile in its folder.
     /// [`Cluster::caught_up_with`] waits for it to replay; [`Cluster::promote`]
     /// makes it a primary.
     pub fn standby(&self) -> Result<Cluster, Error> {
@@ -216,7 +251,17 @@ impl Cluster {
         let (temp, root) = temp_root("throwaway-pg-standby-", self.run_as)?;
         let data = root.join("data");
         let what = format!("{} (it must be at least the server's version)", pg_basebackup.display());
+        let passfile = root.join(PASSFILE);
+        write_file(
+            &passfile,
+            &format!("127.0.0.1:{}:*:postgres:{}\n", self.port, self.password),
+            0o600,
+            self.run_as,
+        )?;
         let mut backup = Command::new(pg_basebackup);
+        // With PGPASSWORD set, libpq would use it, and -R would write it
+        // into primary_conninfo.
+        backup.env("PGPASSFILE", &passfile).env_remove("PGPASSWORD");
         backup.arg("-D").arg(&data).args([
             "-h",
             "127.0.0.1",
@@ -233,7 +278,14 @@ impl Cluster {
         ]);
         run(as_user(&mut backup, self.run_as, &root), &what)?;
         append_settings(&data, &[("hot_standby".to_string(), "on".to_string())])?;
-        launch(self.bin.clone(), self.version_num, root, self.run_as, Some(temp))
+        launch(
+            self.bin.clone(),
+            self.version_num,
+            root,
+            self.run_as,
+            Some(temp),
+            self.password.clone(),
+        )
     }
 
     /// `pg_ctl promote`: this standby stops following its primary and accepts
@@ -286,9 +338,18 @@ impl Cluster {
     }
 
     /// The folder holding the server's Unix socket, for `host=` in a
-    /// key=value connection string: `local` logins are trusted, TLS or not.
+    /// key=value connection string: `local` logins are trusted, TLS or not,
+    /// and the folder (mode 0700) lets in only the cluster's user and root.
     pub fn socket_dir(&self) -> &Path {
         &self.root
+    }
+
+    /// The superuser `postgres`'s password, random for each cluster (a
+    /// standby has its primary's). Keep it off command lines, which every
+    /// local user can read: give it to client programs in `PGPASSWORD` or a
+    /// passfile.
+    pub fn password(&self) -> &str {
+        &self.password
     }
 
     /// Whether the cluster takes TLS only over TCP ([`Options::tls`]).
@@ -318,15 +379,19 @@ impl Cluster {
         tool(name, &self.bin)
     }
 
-    /// A URL for `database` as the superuser `postgres`, over TCP; add
-    /// `?sslmode=...` for a TLS cluster.
+    /// A URL for `database` as the superuser `postgres` with its password,
+    /// over TCP; add `?sslmode=...` for a TLS cluster.
     pub fn url(&self, database: &str) -> String {
-        format!("postgresql://postgres@127.0.0.1:{}/{database}", self.port)
+        self.url_as("postgres", &self.password, database)
     }
 
     /// A URL for `database` as `user` with `password`.
     pub fn url_as(&self, user: &str, password: &str, database: &str) -> String {
-        format!("postgresql://{user}:{password}@127.0.0.1:{}/{database}", self.port)
+        format!(
+            "postgresql://{}@127.0.0.1:{}/{database}",
+            userinfo(user, password),
+            self.port
+        )
     }
 
     /// Creates a new, empty database and returns its URL.
@@ -406,14 +471,91 @@ pub fn shared() -> Result<&'static Cluster, String> {
         .map_err(Clone::clone)
 }
 
-/// A new temporary folder the cluster's user owns.
+/// A new temporary folder of mode 0700 the cluster's user owns.
 pub(crate) fn temp_root(prefix: &str, run_as: Option<(u32, u32)>) -> Result<(tempfile::TempDir, PathBuf), Error> {
-    let temp = tempfile::Builder::new().prefix(prefix).tempdir()?;
+    let temp = tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()?;
     let root = temp.path().to_path_buf();
     if let Some((uid, gid)) = run_as {
         chown(&root, Some(uid), Some(gid))?;
     }
     Ok((temp, root))
+}
+
+/// `dir`, absolute, made the kept cluster's folder: created when missing,
+/// then mode 0700 and owned by the cluster's user. A symbolic link or
+/// another user's folder is refused: anyone can plant one in /tmp, and as
+/// root the chown would follow a link.
+fn own_folder(dir: &Path, run_as: Option<(u32, u32)>) -> Result<PathBuf, Error> {
+    use nix::libc;
+    let dir = std::path::absolute(dir)?;
+    let refuse = |problem: String| Error::UnsafeDataDir {
+        dir: dir.clone(),
+        problem,
+    };
+    match std::fs::symlink_metadata(&dir) {
+        Ok(meta) if meta.file_type().is_symlink() => return Err(refuse("it is a symbolic link".into())),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = dir.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            // mkdir does not follow a link; one planted meanwhile is judged below.
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e.into()),
+                _ => {}
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // Changed through this handle only, which a link planted since cannot divert.
+    let folder = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
+        .open(&dir)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => refuse("it is a symbolic link".into()),
+            Some(libc::ENOTDIR) => refuse("it is not a folder".into()),
+            _ => e.into(),
+        })?;
+    let owner = folder.metadata()?.uid();
+    let me = Uid::effective().as_raw();
+    if owner != me && run_as.is_none_or(|(uid, _)| uid != owner) {
+        let postgres = run_as
+            .map(|(uid, _)| format!(" nor to postgres (uid {uid})"))
+            .unwrap_or_default();
+        return Err(refuse(format!(
+            "it belongs to uid {owner}, not to this user (uid {me}){postgres}"
+        )));
+    }
+    folder.set_permissions(std::fs::Permissions::from_mode(0o700))?;
+    if let Some((uid, gid)) = run_as {
+        fchown(&folder, Some(uid), Some(gid))?;
+    }
+    Ok(dir)
+}
+
+/// 24 bytes from the operating system's random source, in hex: nothing in
+/// it needs quoting in a URL, a passfile or a conninfo string.
+fn new_password() -> Result<String, Error> {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// `user:password` for a URL, percent-encoded.
+pub(crate) fn userinfo(user: &str, password: &str) -> String {
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    format!("{}:{}", encode(user), encode(password))
 }
 
 /// Writes `text` to `path` with permissions `mode`, owned by `run_as` when set.
@@ -428,7 +570,7 @@ pub(crate) fn write_file(path: &Path, text: &str, mode: u32, run_as: Option<(u32
     file.set_permissions(std::fs::Permissions::from_mode(mode))?;
     file.write_all(text.as_bytes())?;
     if let Some((uid, gid)) = run_as {
-        chown(path, Some(uid), Some(gid))?;
+        fchown(&file, Some(uid), Some(gid))?;
     }
     Ok(())
 }
@@ -454,15 +596,15 @@ fn write_tls_files(data: &Path, tls: &ServerTls, run_as: Option<(u32, u32)>) -> 
 /// pg_hba.conf of a TLS cluster: `hostssl` lines only, so TCP without TLS
 /// finds no entry.
 fn tls_hba(tls: &ServerTls) -> String {
-    let mut hba = String::from(
-        "local all all trust\nhostssl all postgres 127.0.0.1/32 trust\nhostssl replication postgres 127.0.0.1/32 trust\n",
-    );
+    let mut hba = String::from("local all all trust\n");
     for (users, method) in [(&tls.cert_users, "cert"), (&tls.md5_users, "md5")] {
         for user in users {
             hba.push_str(&format!("hostssl all \"{user}\" 127.0.0.1/32 {method}\n"));
         }
     }
-    hba.push_str("hostssl all all 127.0.0.1/32 scram-sha-256\n");
+    hba.push_str(
+        "hostssl all all 127.0.0.1/32 scram-sha-256\nhostssl replication postgres 127.0.0.1/32 scram-sha-256\n",
+    );
     hba
 }
 
@@ -484,6 +626,7 @@ fn launch(
     root: PathBuf,
     run_as: Option<(u32, u32)>,
     temp: Option<tempfile::TempDir>,
+    password: String,
 ) -> Result<Cluster, Error> {
     let data = root.join("data");
     let log = root.join("server.log");
@@ -500,6 +643,7 @@ fn launch(
                     data,
                     log,
                     port,
+                    password,
                     tls,
                     run_as,
                     guardian,

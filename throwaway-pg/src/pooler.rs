@@ -1,6 +1,6 @@
 //! A throwaway PgBouncer in front of a [`Cluster`].
 
-use crate::{as_user, free_port, run_as, temp_root, write_file, Cluster, Error, ServerTls};
+use crate::{as_user, free_port, run_as, temp_root, userinfo, write_file, Cluster, Error, ServerTls};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -30,8 +30,8 @@ pub struct PoolerOptions {
     /// Client connections accepted in all (`max_client_conn`); 100 by default.
     pub max_client_conn: usize,
     /// Users besides `postgres` that connect through the pooler, with the
-    /// password the server knows them by: clients need none, PgBouncer logs
-    /// in to the server with it.
+    /// password the server knows them by: PgBouncer asks clients for it
+    /// (SCRAM) and logs in to the server with it.
     pub users: Vec<(String, String)>,
     /// TLS required of clients (`client_tls_sslmode = require`), with this
     /// certificate and key; the other fields are not used. PgBouncer itself
@@ -52,10 +52,12 @@ impl Default for PoolerOptions {
 }
 
 /// A running PgBouncer that sends every database name to one cluster, with
-/// the admin console (database `pgbouncer`) open to `postgres`. Dropping it,
+/// the admin console (database `pgbouncer`) open to `postgres`. Every login
+/// needs the user's password, `postgres`'s being the cluster's. Dropping it,
 /// or the process ending, stops it and deletes its folder.
 pub struct Pooler {
     port: u16,
+    users: Vec<(String, String)>,
     log: PathBuf,
     pgbouncer: Child,
     guardian: Child,
@@ -71,12 +73,13 @@ impl Pooler {
         let run_as = run_as()?;
         let (temp, root) = temp_root("throwaway-pgbouncer-", run_as)?;
         let log = root.join("pgbouncer.log");
-        let mut users = vec![("postgres".to_string(), String::new())];
+        let mut users = vec![("postgres".to_string(), cluster.password().to_string())];
         users.extend(options.users.iter().cloned());
-        let mut auth = std::fs::File::create(root.join("users.txt"))?;
-        for (user, password) in &users {
-            writeln!(auth, "{} {}", quote(user), quote(password))?;
-        }
+        let auth: String = users
+            .iter()
+            .map(|(user, password)| format!("{} {}\n", quote(user), quote(password)))
+            .collect();
+        write_file(&root.join("users.txt"), &auth, 0o600, run_as)?;
         if let Some(tls) = &options.client_tls {
             write_file(&root.join(TLS_CERT), &tls.cert_pem, 0o644, run_as)?;
             write_file(&root.join(TLS_KEY), &tls.key_pem, 0o600, run_as)?;
@@ -91,6 +94,7 @@ impl Pooler {
                 Ok(pgbouncer) => {
                     return Ok(Pooler {
                         port,
+                        users,
                         log,
                         pgbouncer,
                         guardian,
@@ -110,16 +114,28 @@ impl Pooler {
         self.port
     }
 
-    /// A URL for `database` through the pooler, as `postgres`; add
-    /// `?sslmode=require` when [`PoolerOptions::client_tls`] is set.
+    /// A URL for `database` through the pooler, as `postgres` with its
+    /// password; add `?sslmode=require` when [`PoolerOptions::client_tls`] is set.
     pub fn url(&self, database: &str) -> String {
         self.url_as("postgres", database)
     }
 
-    /// A URL for `database` through the pooler as `user`, one of
-    /// [`PoolerOptions::users`] (no password needed).
+    /// A URL for `database` through the pooler as `user`, `postgres` or one
+    /// of [`PoolerOptions::users`], with its password.
+    ///
+    /// # Panics
+    /// When `user` is neither.
     pub fn url_as(&self, user: &str, database: &str) -> String {
-        format!("postgresql://{user}@127.0.0.1:{}/{database}", self.port)
+        let (_, password) = self
+            .users
+            .iter()
+            .find(|(name, _)| name == user)
+            .unwrap_or_else(|| panic!("{user} is not one of the pooler's users"));
+        format!(
+            "postgresql://{}@127.0.0.1:{}/{database}",
+            userinfo(user, password),
+            self.port
+        )
     }
 
     /// PgBouncer's log.
@@ -170,7 +186,7 @@ fn config_text(cluster: &Cluster, port: u16, root: &Path, options: &PoolerOption
          listen_addr = 127.0.0.1\n\
          listen_port = {port}\n\
          unix_socket_dir =\n\
-         auth_type = trust\n\
+         auth_type = scram-sha-256\n\
          auth_file = {root}/users.txt\n\
          admin_users = postgres\n\
          pool_mode = {mode}\n\

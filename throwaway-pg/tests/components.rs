@@ -156,7 +156,7 @@ async fn four_clients_share_two_server_connections() {
 }
 
 #[tokio::test]
-async fn a_listed_user_connects_without_a_password() {
+async fn a_listed_user_connects_with_its_password() {
     let user = format!("app_{}", std::process::id());
     let (cluster, database, pooler) = pooled(PoolerOptions {
         users: vec![(user.clone(), "s3cret\"x".to_string())],
@@ -179,11 +179,11 @@ async fn holds_a_standby_and_a_pooler_until_killed() {
     let primary = ok(Cluster::start(&Options::default()));
     let standby = ok(primary.standby());
     let pooler = ok(Pooler::start(&primary, PoolerOptions::default()));
-    for (name, port, file) in [
-        ("standby", standby.port(), standby.log_path()),
-        ("pooler", pooler.port(), pooler.log_path()),
+    for (name, port, url, file) in [
+        ("standby", standby.port(), standby.url("postgres"), standby.log_path()),
+        ("pooler", pooler.port(), pooler.url("postgres"), pooler.log_path()),
     ] {
-        println!("{name} {port} {}", file.parent().unwrap().display());
+        println!("{name} {port} {url} {}", file.parent().unwrap().display());
     }
     std::io::stdin().read_line(&mut String::new()).unwrap();
 }
@@ -202,28 +202,27 @@ async fn a_killed_test_process_stops_its_standby_and_pooler() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let held: Vec<(String, std::path::PathBuf)> = std::io::BufReader::new(child.stdout.take().unwrap())
+    let held: Vec<(String, String, std::path::PathBuf)> = std::io::BufReader::new(child.stdout.take().unwrap())
         .lines()
         .map_while(Result::ok)
         .filter_map(|line| {
-            let mut words = line.splitn(3, ' ');
-            match (words.next()?, words.next()?, words.next()?) {
-                ("standby" | "pooler", port, folder) => Some((port.to_string(), folder.into())),
+            let mut words = line.splitn(4, ' ');
+            match (words.next()?, words.next()?, words.next()?, words.next()?) {
+                ("standby" | "pooler", port, url, folder) => Some((port.to_string(), url.to_string(), folder.into())),
                 _ => None,
             }
         })
         .take(2)
         .collect();
     assert_eq!(held.len(), 2, "the child reports its standby and pooler");
-    for (port, _) in &held {
-        let url = format!("postgresql://postgres@127.0.0.1:{port}/postgres");
-        connect(&url).await;
+    for (_, url, _) in &held {
+        connect(url).await;
     }
     child.kill().unwrap();
     child.wait().unwrap();
     // The guardian shells notice the closed pipe, stop both and delete their folders.
     let started = Instant::now();
-    for (port, folder) in &held {
+    for (port, _, folder) in &held {
         while folder.exists() || std::net::TcpStream::connect(("127.0.0.1", port.parse().unwrap())).is_ok() {
             assert!(
                 started.elapsed() < Duration::from_secs(60),

@@ -52,13 +52,14 @@ fn verified(dir: &Path, port: u16, more: &str) -> String {
     )
 }
 
-/// `psql -Atc sql` with `conninfo`, in an empty environment with `dir` as
-/// home: its output, or its error message.
+/// `psql -Atc sql` with `conninfo`, in an environment of `dir` as home and
+/// `postgres`'s password alone: its output, or its error message.
 fn psql(cluster: &Cluster, dir: &Path, conninfo: &str, sql: &str) -> Result<String, String> {
     let out = Command::new(ok(cluster.tool("psql")))
         .args(["-X", "-w", "-At", "-d", conninfo, "-c", sql])
         .env_clear()
         .env("HOME", dir)
+        .env("PGPASSWORD", cluster.password())
         .output()
         .unwrap();
     match out.status.success() {

@@ -4,8 +4,10 @@
 //!
 //! With `DATABASE_URL` set it migrates that database. Without, it starts a
 //! throwaway PostgreSQL from the locally installed server binaries, keeping
-//! its data in the system's temporary folder, so a second run finds the
-//! database up to date.
+//! its data in `migrate-example-postgres` in the system's temporary folder,
+//! so a second run finds the database up to date. It refuses that folder
+//! when it is a symbolic link or another user's, as anyone may plant one
+//! in a shared `/tmp`.
 
 use clap::{Parser, Subcommand};
 use migrate_runtime::{embed_migrations, pool_from_url, redact_url, Migrations};
@@ -55,6 +57,12 @@ async fn main() -> ExitCode {
                 Ok(cluster) => (cluster.url("postgres"), Some(cluster)),
                 Err(e) => {
                     eprintln!("error: cannot start a throwaway PostgreSQL: {e}");
+                    if matches!(
+                        e,
+                        throwaway_pg::Error::UnsafeDataDir { .. } | throwaway_pg::Error::NoPassword { .. }
+                    ) {
+                        eprintln!("hint: set TMPDIR to a folder of yours to keep the cluster there, or DATABASE_URL to use a database of yours");
+                    }
                     return ExitCode::FAILURE;
                 }
             }

@@ -444,15 +444,9 @@ impl Kind {
             name += 3;
         }
         let on = w.find("ON").map(|on| on + usize::from(w.is(on + 1, "ONLY")) + 1);
-        let table = on.and_then(|t| w.words.get(t)).map(|(_, token)| {
-            let rest = &text[token.start..];
-            let rest = &rest[..rest.find('(').unwrap_or(rest.len())];
-            let mut words: Vec<&str> = rest.split_whitespace().collect();
-            if let Some(using) = words.iter().position(|w| w.eq_ignore_ascii_case("USING")) {
-                words.truncate(using);
-            }
-            words.concat()
-        });
+        let table = on
+            .and_then(|t| w.words.get(t))
+            .map(|(_, token)| qualified_name(&text[token.start..]));
         Kind::ConcurrentIndex(
             match w.words.get(name) {
                 Some((word, _)) if !w.is(name, "ON") => Some(unquote(word)),
@@ -476,6 +470,45 @@ struct Index {
     /// The table as the statement names it (`t`, `s.t`, `"T"`), resolved
     /// through the file's search_path.
     table: Option<String>,
+}
+
+/// The possibly qualified name `text` starts with (`s . "T 1"` gives
+/// `s."T 1"`), spelled as SQL reads it.
+fn qualified_name(text: &str) -> String {
+    let mut name = String::new();
+    let mut rest = text;
+    loop {
+        rest = rest.trim_start();
+        let end = match rest.strip_prefix('"') {
+            Some(quoted) => {
+                let mut end = None;
+                let mut chars = quoted.char_indices().peekable();
+                while let Some((i, c)) = chars.next() {
+                    if c == '"' {
+                        if chars.peek().map(|&(_, n)| n) == Some('"') {
+                            chars.next();
+                            continue;
+                        }
+                        end = Some(i + 2);
+                        break;
+                    }
+                }
+                end.unwrap_or(rest.len())
+            }
+            None => rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+                .unwrap_or(rest.len()),
+        };
+        name.push_str(&rest[..end]);
+        rest = rest[end..].trim_start();
+        match rest.strip_prefix('.') {
+            Some(after) => {
+                name.push('.');
+                rest = after;
+            }
+            None => return name,
+        }
+    }
 }
 
 /// An identifier as the catalog stores it.
@@ -656,22 +689,26 @@ mod tests {
     }
 
     #[test]
-    fn names_the_index_of_create_index_concurrently() {
+    fn names_the_index_and_table_of_create_index_concurrently() {
         let name = |sql: &str| {
             let m = one_file(sql);
             let statement = m.iter().next().unwrap().statements().next().unwrap();
             match Kind::of(statement) {
-                Kind::ConcurrentIndex(name) => Some(name),
+                Kind::ConcurrentIndex(name, index) => Some((name, index.table)),
                 _ => None,
             }
         };
-        assert_eq!(name("CREATE INDEX CONCURRENTLY i ON t (a);"), Some(Some("i".into())));
+        let both = |name: Option<&str>, table: &str| Some((name.map(String::from), Some(table.to_string())));
+        assert_eq!(name("CREATE INDEX CONCURRENTLY i ON t (a);"), both(Some("i"), "t"));
         assert_eq!(
-            name("create unique index concurrently if not exists \"Big\"\"i\" on t (a);"),
-            Some(Some("Big\"i".into()))
+            name("create unique index concurrently if not exists \"Big\"\"i\" on only s . \"T 1\" using btree (a);"),
+            both(Some("Big\"i"), "s.\"T 1\"")
         );
-        assert_eq!(name("CREATE INDEX CONCURRENTLY ON t (a);"), Some(None));
-        assert_eq!(name("CREATE INDEX CONCURRENTLY IX ON t (a);"), Some(Some("ix".into())));
+        assert_eq!(name("CREATE INDEX CONCURRENTLY ON t(a);"), both(None, "t"));
+        assert_eq!(
+            name("CREATE INDEX CONCURRENTLY IX ON public.t (a);"),
+            both(Some("ix"), "public.t")
+        );
         assert_eq!(name("VACUUM t;"), None);
     }
 
