@@ -373,3 +373,123 @@ async fn a_schema_named_after_the_role_does_not_hide_the_history() {
     );
     assert!(three.run(&pool).await.unwrap().up_to_date());
 }
+
+/// A role of this test's own that can create in `public`, and a function
+/// of its that counts its calls in `public.spied`.
+async fn intruder(pool: &Pool, database: &str) -> String {
+    let role = format!("intruder_{database}");
+    pool.get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "CREATE ROLE {role}; GRANT CREATE ON SCHEMA public TO {role}; SET ROLE {role}; \
+             CREATE SEQUENCE public.spied; \
+             CREATE FUNCTION public.spy() RETURNS trigger LANGUAGE plpgsql AS \
+             $f$ BEGIN PERFORM nextval('public.spied'); RETURN NEW; END $f$; \
+             CREATE FUNCTION public.spy_value() RETURNS boolean LANGUAGE sql AS \
+             $f$ SELECT nextval('public.spied') > 0 $f$; RESET ROLE"
+        ))
+        .await
+        .unwrap();
+    role
+}
+
+async fn spied(pool: &Pool) -> String {
+    value(pool, "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM public.spied").await
+}
+
+fn untrusted(e: migrate_runtime::Error) -> (String, String) {
+    match e {
+        migrate_runtime::Error::Untrusted { object, why } => (object, why),
+        other => panic!("expected a refusal to use an untrusted relation, got {other}"),
+    }
+}
+
+const ONE: &[(&str, &str)] = &[("001_a.sql", "CREATE TABLE a (id integer);\n")];
+
+#[tokio::test]
+async fn a_lock_table_that_is_a_view_is_refused_without_running_it() {
+    let (_, database, pool) = fresh().await;
+    let role = intruder(&pool, &database).await;
+    pool.get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "SET ROLE {role}; CREATE VIEW public.schema_migrations_lock AS \
+             SELECT 1 AS id, 'x'::text AS owner, 1::bigint AS token, now() AS acquired_at, now() AS expires_at \
+             WHERE public.spy_value(); RESET ROLE"
+        ))
+        .await
+        .unwrap();
+    let (_dir, set) = migrations_in(ONE);
+    for mode in [LockMode::Session, LockMode::Lease] {
+        let (object, why) = untrusted(set.runner().lock_mode(mode).run(&pool).await.unwrap_err());
+        assert_eq!(object, "\"public\".\"schema_migrations_lock\"");
+        assert!(why.starts_with("it is a view, which can run code of its owner"), "{why}");
+    }
+    assert_eq!(spied(&pool).await, "0");
+    assert_eq!(value(&pool, "SELECT to_regclass('a') IS NULL").await, "t");
+}
+
+#[tokio::test]
+async fn a_tracking_table_another_role_owns_or_with_a_trigger_is_refused() {
+    let (_, database, pool) = fresh().await;
+    let role = intruder(&pool, &database).await;
+    let (_dir, set) = migrations_in(ONE);
+    set.run(&pool).await.unwrap();
+    let admin = pool.get().await.unwrap();
+    admin
+        .batch_execute(&format!(
+            "ALTER TABLE public.schema_migrations OWNER TO {role}; \
+             CREATE TRIGGER spy BEFORE INSERT OR UPDATE OR DELETE ON public.schema_migrations \
+             FOR EACH ROW EXECUTE FUNCTION public.spy()"
+        ))
+        .await
+        .unwrap();
+    let (_dir, two) = migrations_in(&[ONE, &[("002_b.sql", "CREATE TABLE b (id integer);\n")]].concat());
+
+    let (object, why) = untrusted(two.run(&pool).await.unwrap_err());
+    assert_eq!(object, "\"public\".\"schema_migrations\"");
+    assert!(
+        why.contains(&format!("owned by {role}, not by postgres"))
+            && why.contains("ALTER TABLE \"public\".\"schema_migrations\" OWNER TO postgres"),
+        "{why}"
+    );
+    let e = two.runner().status(&pool).await.unwrap_err();
+    assert!(e.to_string().contains(&format!("owned by {role}")), "{e}");
+
+    admin
+        .batch_execute("ALTER TABLE public.schema_migrations OWNER TO CURRENT_USER")
+        .await
+        .unwrap();
+    let (_, why) = untrusted(two.run(&pool).await.unwrap_err());
+    assert!(why.starts_with("it has the trigger(s) spy, which would run"), "{why}");
+    assert_eq!(spied(&pool).await, "0");
+    assert_eq!(value(&pool, "SELECT to_regclass('b') IS NULL").await, "t");
+
+    admin
+        .batch_execute("DROP TRIGGER spy ON public.schema_migrations")
+        .await
+        .unwrap();
+    assert_eq!(two.run(&pool).await.unwrap().applied.len(), 1);
+}
+
+#[tokio::test]
+async fn a_schema_target_another_role_owns_runs_only_when_its_owner_is_trusted() {
+    let (_, database, pool) = fresh().await;
+    let role = intruder(&pool, &database).await;
+    pool.get()
+        .await
+        .unwrap()
+        .batch_execute(&format!("CREATE SCHEMA tenant_x AUTHORIZATION {role}"))
+        .await
+        .unwrap();
+    let (_dir, set) = migrations_in(ONE);
+    let (object, why) = untrusted(set.runner().schema("tenant_x").run(&pool).await.unwrap_err());
+    assert_eq!(object, "the schema \"tenant_x\"");
+    assert!(why.contains(&format!("`--trust-owner {role}`")), "{why}");
+    assert_eq!(value(&pool, "SELECT to_regclass('tenant_x.a') IS NULL").await, "t");
+
+    let report = set.runner().schema("tenant_x").trust_owner(&role).run(&pool).await.unwrap();
+    assert_eq!(report.applied.len(), 1);
+}

@@ -248,6 +248,11 @@ pub struct TargetArgs {
     /// Create the schema --schemas names (one exact name, no `%`) if missing
     #[arg(long, requires = "schemas")]
     pub create_schemas: bool,
+    /// Migrate schemas owned by ROLE too (repeatable); by default a schema
+    /// must belong to the migrating role, a role it belongs to, or a
+    /// superuser, since its owner's functions would run as the migrating role
+    #[arg(long = "trust-owner", value_name = "ROLE", requires = "schemas")]
+    pub trust_owners: Vec<String>,
     /// Every database in FILE: one URL a line; empty lines and lines
     /// starting with `#` are skipped
     #[arg(long, value_name = "FILE")]
@@ -295,6 +300,7 @@ impl TargetArgs {
             create_schemas: self.create_schemas,
             ..fanout::Options::default()
         };
+        let runner = self.trust_owners.iter().fold(runner, |runner, role| runner.trust_owner(role));
         let progress = Progress::new(targets.len());
         let summary = fanout::run(&runner, pool, targets, &options, operation, &|r| progress.done(r)).await;
         progress.finish();

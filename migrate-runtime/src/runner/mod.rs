@@ -46,6 +46,7 @@ pub struct Runner {
     lease: Duration,
     search_path: Option<String>,
     create_schema: bool,
+    trusted_owners: Vec<String>,
 }
 
 impl Runner {
@@ -62,6 +63,7 @@ impl Runner {
             lease: Duration::from_secs(30),
             search_path: None,
             create_schema: false,
+            trusted_owners: Vec::new(),
         }
     }
 
@@ -104,6 +106,15 @@ impl Runner {
     /// missing (default: no, it fails naming the schema).
     pub fn create_schema(mut self, create: bool) -> Self {
         self.create_schema = create;
+        self
+    }
+
+    /// Trusts a [`schema`](Runner::schema) owned by `role`. By default the
+    /// schema must belong to the migrating role, a role it belongs to, or a
+    /// superuser: the files run with it first on the search_path, so its
+    /// owner's functions and operators would run as the migrating role.
+    pub fn trust_owner(mut self, role: &str) -> Self {
+        self.trusted_owners.push(role.to_string());
         self
     }
 
@@ -480,6 +491,9 @@ impl Locked {
             search_path: runner.search_path.clone(),
         };
         history::ensure(locked.client(), &locked.table).await?;
+        if let Some(schema) = &runner.search_path {
+            trust::check_schema(locked.client(), schema, &runner.trusted_owners).await?;
+        }
         Ok(Some(locked))
     }
 

@@ -71,9 +71,10 @@ impl Relation {
         })
     }
 
-    /// Refuses `table` (this relation) unless it is one to trust, saying
-    /// how to make it so.
+    /// Refuses `table` (this relation, found in [`Relation::schema`]) unless
+    /// it is one to trust, saying how to make it so.
     pub(crate) fn check(&self, table: &TableName) -> Result<(), Error> {
+        let table = &table.in_schema(&self.schema);
         let why = if self.kind != "r" {
             let kind = match self.kind.as_str() {
                 "v" => "a view",
@@ -127,33 +128,34 @@ pub(crate) async fn relation(client: &Client, table: &TableName) -> Result<Optio
         }))
 }
 
-/// The statement answering whether `schema` (a schema target) belongs to
-/// the migrating role, a role it belongs to, a superuser, or a role in
-/// `trusted`: its owner's code (look-alike functions in the schema that
-/// the files run in) would otherwise run as the migrating role.
-pub(crate) fn schema_owner_statement(schema: &str, trusted: &[String]) -> String {
+/// Refuses the schema target `schema` unless it belongs to the migrating
+/// role, a role it belongs to, a superuser, or a role in `trusted`: the
+/// files run with it first on the search_path, so its owner's functions
+/// and operators would run as the migrating role.
+pub(crate) async fn check_schema(client: &Client, schema: &str, trusted: &[String]) -> Result<(), Error> {
     let trusted: Vec<String> = trusted.iter().map(|r| quote_literal(r)).collect();
-    format!(
-        "SELECT pg_catalog.pg_get_userbyid(n.nspowner)::pg_catalog.text, CURRENT_USER::pg_catalog.text, \
-         n.nspowner OPERATOR(pg_catalog.=) u.oid OR o.rolsuper \
-         OR (NOT u.rolsuper AND pg_catalog.pg_has_role(n.nspowner, 'USAGE')) \
-         OR o.rolname OPERATOR(pg_catalog.=) ANY (ARRAY[{}]::pg_catalog.name[]) \
-         FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) n.nspowner \
-         JOIN pg_catalog.pg_roles u ON u.rolname OPERATOR(pg_catalog.=) CURRENT_USER \
-         WHERE n.nspname OPERATOR(pg_catalog.=) {}",
+    let sql = format!(
+        "SELECT pg_get_userbyid(n.nspowner)::text, CURRENT_USER::text, \
+         n.nspowner = u.oid OR o.rolsuper OR (NOT u.rolsuper AND pg_has_role(n.nspowner, 'USAGE')) \
+         OR o.rolname = ANY (ARRAY[{}]::name[]) \
+         FROM pg_namespace n JOIN pg_roles o ON o.oid = n.nspowner JOIN pg_roles u ON u.rolname = CURRENT_USER \
+         WHERE n.nspname = {}",
         trusted.join(", "),
         quote_literal(schema)
-    )
-}
-
-/// The error for a schema target whose owner is not trusted.
-pub(crate) fn untrusted_schema(schema: &str, owner: &str, user: &str) -> Error {
-    Error::Untrusted {
-        object: format!("the schema {}", crate::table::quote_ident(schema)),
-        why: format!(
-            "it is owned by {owner}, not by {user} (the role migrating) or a role {user} belongs to; the files \
-             run with it first on the search_path, so functions or operators {owner} creates there would run \
-             as {user}. If {owner} is to be trusted, say so (`--trust-owner {owner}`, `Runner::trust_owner`)"
-        ),
+    );
+    let row = super::query::first_row(client, &sql)
+        .await
+        .map_err(Error::db(format!("checking who owns the schema {schema}")))?;
+    match row.as_slice() {
+        [Some(owner), Some(user), Some(trusted)] if trusted != "t" => Err(Error::Untrusted {
+            object: format!("the schema {}", crate::table::quote_ident(schema)),
+            why: format!(
+                "it is owned by {owner}, not by {user} (the role migrating) or a role {user} belongs to; the \
+                 files run with it first on the search_path, so functions or operators {owner} creates there \
+                 would run as {user}. If {owner} is to be trusted, say so (`--trust-owner {owner}`, \
+                 `Runner::trust_owner`)"
+            ),
+        }),
+        _ => Ok(()),
     }
 }
