@@ -493,3 +493,95 @@ async fn a_schema_target_another_role_owns_runs_only_when_its_owner_is_trusted()
     let report = set.runner().schema("tenant_x").trust_owner(&role).run(&pool).await.unwrap();
     assert_eq!(report.applied.len(), 1);
 }
+
+/// The advisory lock's key is no secret: a session holding it must not
+/// stall every start-up for ever.
+#[tokio::test]
+async fn a_session_squatting_on_the_lock_key_is_named_once_the_lock_wait_passes() {
+    let (_, _, pool) = fresh().await;
+    let (_dir, set) = migrations_in(ONE);
+    let key = lock_key(&"public.schema_migrations".parse::<TableName>().unwrap());
+    let squatter = pool.get().await.unwrap();
+    squatter
+        .batch_execute(&format!("SET application_name = 'squatter'; SELECT pg_advisory_lock({key})"))
+        .await
+        .unwrap();
+    let limit = Duration::from_millis(300);
+    for (mode, named) in [
+        (LockMode::Session, "(application_name 'squatter', connected since"),
+        (LockMode::Lease, "a session advisory lock"),
+    ] {
+        match set.runner().lock_mode(mode).lock_wait(limit).run(&pool).await {
+            Err(e @ migrate_runtime::Error::LockWait { .. }) => {
+                let migrate_runtime::Error::LockWait { waited, holder } = &e else { unreachable!() };
+                assert!(*waited >= limit, "{waited:?}");
+                assert!(holder.as_deref().is_some_and(|h| h.contains(named)), "{e}");
+                assert!(e.to_string().contains("pg_terminate_backend"), "{e}");
+            }
+            other => panic!("{mode:?}: expected a lock wait error, got {other:?}"),
+        }
+    }
+    assert_eq!(value(&pool, "SELECT to_regclass('a') IS NULL").await, "t");
+    squatter.batch_execute(&format!("SELECT pg_advisory_unlock({key})")).await.unwrap();
+    assert_eq!(set.runner().lock_wait(limit).run(&pool).await.unwrap().applied.len(), 1);
+}
+
+const WITH_DOWN: &[(&str, &str)] = &[
+    ("001_a.sql", "CREATE TABLE a (id integer);\n"),
+    ("002_b.sql", "CREATE TABLE b (id integer);\n"),
+    ("002_b.down.sql", "DROP TABLE b;\n"),
+];
+
+/// Down SQL stored in a tracking row is input: changed behind the
+/// binary's back it runs only when asked, and it passes the build-time
+/// checks first.
+#[tokio::test]
+async fn stored_down_sql_that_differs_or_fails_the_checks_is_refused() {
+    let (_, _, pool) = fresh().await;
+    let (_dir, set) = migrations_in(WITH_DOWN);
+    set.run(&pool).await.unwrap();
+    let admin = pool.get().await.unwrap();
+    admin
+        .batch_execute(
+            "CREATE TABLE planted (id integer); \
+             UPDATE schema_migrations SET down_sql = 'DROP TABLE b; DROP TABLE planted;' WHERE filename = '002_b.sql'",
+        )
+        .await
+        .unwrap();
+
+    let e = set.runner().revert_steps(&pool, 1).await.unwrap_err().to_string();
+    assert!(
+        e.contains("002_b.sql: the down SQL stored in its tracking row differs from the embedded 002_b.down.sql")
+            && e.contains("--use-stored"),
+        "{e}"
+    );
+    let preview = set
+        .runner()
+        .revert_dry_run(&pool, migrate_runtime::RevertScope::Steps(1))
+        .await
+        .unwrap();
+    assert_eq!(preview.len(), 1);
+    assert_eq!(preview[0].sql, "DROP TABLE b;\n");
+    assert!(!preview[0].from_stored_sql);
+    assert_eq!(preview[0].stored_differs.as_deref(), Some("DROP TABLE b; DROP TABLE planted;"));
+    assert_eq!(value(&pool, "SELECT count(*) FROM schema_migrations").await, "2");
+
+    let reverted = set.runner().use_stored_down_sql(true).revert_steps(&pool, 1).await.unwrap();
+    assert!(reverted[0].from_stored_sql);
+    assert_eq!(value(&pool, "SELECT to_regclass('planted') IS NULL").await, "t");
+
+    // A binary without the down file runs the stored SQL, once it passes
+    // the checks a file passes at build time.
+    set.run(&pool).await.unwrap();
+    admin
+        .batch_execute("UPDATE schema_migrations SET down_sql = E'DROP TABLE b;\\nCOMMIT;' WHERE filename = '002_b.sql'")
+        .await
+        .unwrap();
+    let (_dir, older) = migrations_in(&WITH_DOWN[..2]);
+    let e = older.runner().revert_steps(&pool, 1).await.unwrap_err().to_string();
+    assert!(
+        e.contains("the stored down SQL fails the checks: 002_b.down.sql (stored in its tracking row):2:1"),
+        "{e}"
+    );
+    assert_eq!(value(&pool, "SELECT to_regclass('b') IS NOT NULL").await, "t");
+}

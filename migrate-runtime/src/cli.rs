@@ -17,7 +17,7 @@
 //! [`TargetArgs`] and [`crate::fanout`].
 
 use crate::fanout::{self, Operation, Summary, Target, TargetReport};
-use crate::{Error, LockMode, Runner, Timeouts};
+use crate::{Error, LockMode, RevertScope, RevertStep, Runner, Timeouts};
 use deadpool_postgres::Pool;
 use migrate_core::directive::{parse_timeout, Timeout, DURATION_HELP};
 use std::io::IsTerminal;
@@ -77,6 +77,14 @@ pub enum Command {
         /// Revert this many of the newest applied migrations.
         #[arg(long, value_name = "N")]
         steps: Option<usize>,
+        /// Print the down SQL each version would run, and where it comes
+        /// from, without running it.
+        #[arg(long)]
+        dry_run: bool,
+        /// Run the down SQL stored in a tracking row even where it differs
+        /// from the embedded down file (check it with --dry-run first).
+        #[arg(long)]
+        use_stored: bool,
     },
     /// Delete one tracking row, so that its file runs again.
     Forget {
@@ -180,10 +188,23 @@ impl Command {
                     format!("Recorded as applied, without running them: {}\n", recorded.join(", "))
                 })
             }
-            Command::Down { to, steps } => {
-                let reverted = match (to, steps) {
-                    (Some(version), _) => runner.revert_to(pool, *version).await?,
-                    (None, steps) => runner.revert_steps(pool, steps.unwrap_or(1)).await?,
+            Command::Down {
+                to,
+                steps,
+                dry_run,
+                use_stored,
+            } => {
+                let scope = match (to, steps) {
+                    (Some(version), _) => RevertScope::To(*version),
+                    (None, steps) => RevertScope::Steps(steps.unwrap_or(1)),
+                };
+                let runner = runner.use_stored_down_sql(*use_stored);
+                if *dry_run {
+                    return Ok(revert_preview(&runner.revert_dry_run(pool, scope).await?));
+                }
+                let reverted = match scope {
+                    RevertScope::To(version) => runner.revert_to(pool, version).await?,
+                    RevertScope::Steps(steps) => runner.revert_steps(pool, steps).await?,
                 };
                 if reverted.is_empty() {
                     return Ok("Nothing to revert\n".to_string());
@@ -210,6 +231,30 @@ impl Command {
     }
 }
 
+/// What `down --dry-run` prints: each version, where its down SQL comes
+/// from, and the SQL, with the stored SQL too where it differs.
+fn revert_preview(steps: &[RevertStep]) -> String {
+    if steps.is_empty() {
+        return "Nothing to revert\n".to_string();
+    }
+    let indent = |sql: &str| sql.lines().map(|l| format!("    {l}\n")).collect::<String>();
+    let mut out = format!("Would revert {} migration(s), newest first:\n", steps.len());
+    for step in steps {
+        let source = match step.from_stored_sql {
+            true => "the down SQL stored in its tracking row".to_string(),
+            false => format!("{}.down.sql", step.file_name.trim_end_matches(".sql")),
+        };
+        out.push_str(&format!("  {} runs {source}:\n{}", step.file_name, indent(&step.sql)));
+        if let (Some(stored), false) = (&step.stored_differs, step.from_stored_sql) {
+            out.push_str(&format!(
+                "  the SQL stored in its tracking row differs (it runs only with --use-stored):\n{}",
+                indent(stored)
+            ));
+        }
+    }
+    out
+}
+
 /// Flags of `up` that choose how concurrent instances take turns.
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 pub struct LockArgs {
@@ -222,6 +267,10 @@ pub struct LockArgs {
     /// delays the others by at most this long [default: 30s]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub lease: Option<Timeout>,
+    /// Give up when another session holds the lock (or lease) this long,
+    /// naming it [default: wait as long as it takes]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub lock_wait: Option<Timeout>,
 }
 
 impl LockArgs {
@@ -232,6 +281,9 @@ impl LockArgs {
         }
         if let Some(Timeout::After(length)) = self.lease {
             runner = runner.lease(length);
+        }
+        if let Some(Timeout::After(limit)) = self.lock_wait {
+            runner = runner.lock_wait(limit);
         }
         runner
     }

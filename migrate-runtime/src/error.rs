@@ -55,6 +55,21 @@ pub enum Error {
         /// What is wrong with it, and how to fix it.
         why: String,
     },
+    /// Another session held the migration lock (or lease) past
+    /// [`Runner::lock_wait`](crate::Runner::lock_wait); nothing was applied.
+    #[error(
+        "the migration lock was still held after waiting {} (the lock wait limit), by {}; nothing was \
+         applied. If that session is not a migration run (the lock's key is no secret: any role can take \
+         the same advisory lock), end it with SELECT pg_terminate_backend(pid), or wait longer",
+        humantime(.waited), .holder.as_deref().unwrap_or("a session that did not say who it is")
+    )]
+    LockWait {
+        /// How long the run waited.
+        waited: Duration,
+        /// Who held the lock when the run gave up, as the wait's log lines
+        /// name it.
+        holder: Option<String>,
+    },
     /// The server takes no writes: a standby, or read-only. Refused before
     /// any lock or DDL.
     #[error("{0}")]
@@ -83,6 +98,14 @@ impl Error {
     pub(crate) fn db(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> Error {
         let context = context.into();
         move |cause| Error::Database { context, cause }
+    }
+}
+
+/// `1.5 s`, `300 ms`.
+fn humantime(d: &Duration) -> String {
+    match d.as_millis() {
+        ms if ms < 1000 => format!("{ms} ms"),
+        ms => format!("{:.1} s", ms as f64 / 1000.0),
     }
 }
 

@@ -57,7 +57,7 @@ pub use plan::{AppliedRow, Entry, Plan, Policies, Policy, State};
 pub use pool::pool_from_url;
 pub use repeatable::{RepeatableEntry, RepeatableState};
 pub use report::{Applied, Report};
-pub use revert::Reverted;
+pub use revert::{RevertScope, RevertStep, Reverted};
 pub use runner::{lock_key, LockMode, Runner, Timeouts};
 pub use table::TableName;
 

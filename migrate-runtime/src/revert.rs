@@ -1,7 +1,9 @@
 //! Reverts: run applied versions' down SQL, newest first, each in one
 //! transaction together with the deletion of its tracking row. The down SQL
 //! comes from the embedded down file, or else from the tracking row, so a
-//! binary older than a version can still revert it.
+//! binary older than a version can still revert it. Stored down SQL is
+//! input like any file: it passes the build-time checks first, and when it
+//! differs from the embedded down file it runs only when asked.
 
 use crate::plan::{AppliedRow, Plan};
 use crate::runner::{history, script, Locked};
@@ -14,7 +16,7 @@ use tokio_postgres::SimpleQueryMessage;
 
 /// How far to revert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scope {
+pub enum RevertScope {
     /// Keep every version up to this one applied.
     To(u64),
     /// Revert this many of the newest applied versions.
@@ -40,19 +42,48 @@ impl Runner {
     /// changes nothing when a version in range has no down SQL or is marked
     /// `-- migrate: irreversible`. Repeatable files are left as they are.
     pub async fn revert_to(&self, pool: &Pool, version: u64) -> Result<Vec<Reverted>, Error> {
-        self.revert(pool, Scope::To(version)).await
+        self.revert(pool, RevertScope::To(version)).await
     }
 
     /// Reverts the `steps` newest applied versions; see [`Runner::revert_to`].
     pub async fn revert_steps(&self, pool: &Pool, steps: usize) -> Result<Vec<Reverted>, Error> {
-        self.revert(pool, Scope::Steps(steps)).await
+        self.revert(pool, RevertScope::Steps(steps)).await
     }
 
-    async fn revert(&self, pool: &Pool, scope: Scope) -> Result<Vec<Reverted>, Error> {
+    /// What a revert of `scope` would run, newest first, without running
+    /// it: for `down --dry-run`, and to compare stored down SQL with the
+    /// embedded down file before passing [`Runner::use_stored_down_sql`].
+    pub async fn revert_dry_run(&self, pool: &Pool, scope: RevertScope) -> Result<Vec<RevertStep>, Error> {
+        self.lock(pool)
+            .await?
+            .hold(async |locked| self.revert_plan(locked, scope).await)
+            .await
+    }
+
+    async fn revert(&self, pool: &Pool, scope: RevertScope) -> Result<Vec<Reverted>, Error> {
         self.lock(pool)
             .await?
             .hold(async |locked| {
                 let steps = self.revert_plan(locked, scope).await?;
+                let differing: Vec<String> = steps
+                    .iter()
+                    .filter(|s| s.stored_differs.is_some() && !s.from_stored_sql)
+                    .map(|s| {
+                        format!(
+                            "{}: the down SQL stored in its tracking row differs from the embedded {}; \
+                             someone changed the row, or the down file changed after the version was applied",
+                            s.file_name,
+                            down_name(&s.file_name)
+                        )
+                    })
+                    .collect();
+                if !differing.is_empty() {
+                    return Err(Error::Refused(format!(
+                        "nothing was reverted:\n  - {}\n  compare them with `down --dry-run`; to run the stored SQL, \
+                         pass --use-stored (`Runner::use_stored_down_sql(true)`), or correct the row",
+                        differing.join("\n  - ")
+                    )));
+                }
                 if steps.is_empty() {
                     tracing::info!("Nothing to revert");
                 }
@@ -90,7 +121,7 @@ impl Runner {
 
     /// Every step of the revert, newest first, or every reason it cannot
     /// run at all.
-    async fn revert_plan(&self, locked: &Locked, scope: Scope) -> Result<Vec<Step>, Error> {
+    async fn revert_plan(&self, locked: &Locked, scope: RevertScope) -> Result<Vec<RevertStep>, Error> {
         let client = locked.client();
         let rows = history::read(client, &locked.table).await?.unwrap_or_default();
         let plan = Plan::new(self.migrations(), &rows);
@@ -106,8 +137,8 @@ impl Runner {
             .collect();
         applied.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
         let selected: Vec<(u64, &AppliedRow)> = match scope {
-            Scope::To(version) => applied.into_iter().take_while(|(v, _)| *v > version).collect(),
-            Scope::Steps(n) => applied.into_iter().take(n).collect(),
+            RevertScope::To(version) => applied.into_iter().take_while(|(v, _)| *v > version).collect(),
+            RevertScope::Steps(n) => applied.into_iter().take(n).collect(),
         };
 
         let (mut steps, mut refusals) = (Vec::new(), Vec::new());
@@ -117,7 +148,14 @@ impl Runner {
                 refusals.push(format!("{} is marked `-- migrate: irreversible`", row.file_name));
                 continue;
             }
-            let (sql, from_stored_sql) = match (embedded.and_then(|m| m.down_sql()), stored.get(&row.file_name)) {
+            let stored_sql = stored.get(&row.file_name);
+            let stored_differs = match (embedded.and_then(|m| m.down_sql()), stored_sql) {
+                (Some(embedded), Some(stored)) if embedded != stored => Some(stored.clone()),
+                _ => None,
+            };
+            let use_stored = stored_differs.is_some() && self.uses_stored_down_sql();
+            let (sql, from_stored_sql) = match (embedded.and_then(|m| m.down_sql()), stored_sql) {
+                (Some(_), Some(stored)) if use_stored => (stored.clone(), true),
                 (Some(sql), _) => (sql.to_string(), false),
                 (None, Some(sql)) => (sql.clone(), true),
                 (None, None) => {
@@ -130,10 +168,22 @@ impl Runner {
                     continue;
                 }
             };
-            steps.push(Step {
+            if from_stored_sql {
+                let version = migrate_core::name::parse(&row.file_name, 0).ok().map(|n| n.version);
+                if let Err(problems) = migrate_core::source::check_source(
+                    &format!("{} (stored in its tracking row)", down_name(&row.file_name)),
+                    version,
+                    sql.as_bytes(),
+                ) {
+                    refusals.extend(problems.iter().map(|p| format!("the stored down SQL fails the checks: {p}")));
+                    continue;
+                }
+            }
+            steps.push(RevertStep {
                 file_name: row.file_name.clone(),
                 sql,
                 from_stored_sql,
+                stored_differs,
             });
         }
         if refusals.is_empty() {
@@ -155,10 +205,18 @@ fn down_name(file_name: &str) -> String {
     format!("{}.down.sql", file_name.trim_end_matches(".sql"))
 }
 
-struct Step {
-    file_name: String,
-    sql: String,
-    from_stored_sql: bool,
+/// One version a revert would undo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevertStep {
+    /// The migration file whose row would be deleted.
+    pub file_name: String,
+    /// The down SQL that would run.
+    pub sql: String,
+    /// Whether `sql` is the down SQL stored in the tracking row (no down
+    /// file is embedded, or [`Runner::use_stored_down_sql`] chose it).
+    pub from_stored_sql: bool,
+    /// The stored down SQL, when it differs from the embedded down file.
+    pub stored_differs: Option<String>,
 }
 
 /// The down SQL stored in the tracking rows, by file name.

@@ -63,6 +63,8 @@ pub(crate) struct Request<'a> {
     pub(crate) owner: &'a str,
     pub(crate) length: Duration,
     pub(crate) poll_max: Duration,
+    /// How long to wait at most; see [`Error::LockWait`].
+    pub(crate) wait: Option<Duration>,
     /// The session advisory lock key, taken for the moment of the upsert
     /// so that a lease and a session lock exclude each other; `None` on
     /// engines without advisory locks.
@@ -82,6 +84,7 @@ impl Request<'_> {
         create(client, &table, self.key).await?;
         let mut pause = Duration::from_millis(20);
         let mut last_holder = None;
+        let started = std::time::Instant::now();
         loop {
             let (holder, token) = self.attempt(client, &table).await?;
             if let Some(token) = token {
@@ -121,6 +124,15 @@ impl Request<'_> {
                     None => tracing::info!("Waiting for the migration lock, held by a session advisory lock"),
                 }
                 last_holder = shown;
+            }
+            if self.wait.is_some_and(|wait| started.elapsed() >= wait) {
+                return Err(Error::LockWait {
+                    waited: started.elapsed(),
+                    holder: Some(match holder {
+                        Some(h) => format!("the lease owner {}", h.owner),
+                        None => "a session advisory lock".to_string(),
+                    }),
+                });
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(self.poll_max);

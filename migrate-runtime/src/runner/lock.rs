@@ -147,14 +147,17 @@ pub(crate) fn key(table: &TableName) -> i64 {
 /// After each wait, a table found holding the `done` history ends the
 /// wait without the lock (the work got done meanwhile): `Ok(false)`.
 /// A session lock and a lease exclude each other: a live lease in `lease`
-/// makes the lock count as held.
+/// makes the lock count as held. With `wait`, gives up once that long has
+/// passed (checked between attempts) with [`Error::LockWait`].
 pub(crate) async fn acquire(
     client: &Client,
     key: i64,
     lease: &TableName,
     poll_max: Duration,
+    wait: Option<Duration>,
     done: Option<&Expected<'_>>,
 ) -> Result<bool, Error> {
+    let started = std::time::Instant::now();
     if try_lock(client, key, lease, "").await? {
         return Ok(true);
     }
@@ -171,6 +174,12 @@ pub(crate) async fn acquire(
                 None => tracing::info!("Waiting for the migration lock"),
             }
             last_holder = holder;
+        }
+        if wait.is_some_and(|wait| started.elapsed() >= wait) {
+            return Err(Error::LockWait {
+                waited: started.elapsed(),
+                holder: last_holder,
+            });
         }
         let prefix = std::mem::take(&mut listen);
         if pause

@@ -47,6 +47,8 @@ pub struct Runner {
     search_path: Option<String>,
     create_schema: bool,
     trusted_owners: Vec<String>,
+    lock_wait: Option<Duration>,
+    use_stored_down_sql: bool,
 }
 
 impl Runner {
@@ -64,6 +66,8 @@ impl Runner {
             search_path: None,
             create_schema: false,
             trusted_owners: Vec::new(),
+            lock_wait: None,
+            use_stored_down_sql: false,
         }
     }
 
@@ -116,6 +120,27 @@ impl Runner {
     pub fn trust_owner(mut self, role: &str) -> Self {
         self.trusted_owners.push(role.to_string());
         self
+    }
+
+    /// How long to wait at most for another instance's lock or lease
+    /// (default: as long as it takes). Past it, the run fails with
+    /// [`Error::LockWait`] naming the holder: the advisory lock's key is
+    /// no secret, so any session holding it would stall every start.
+    pub fn lock_wait(mut self, limit: Duration) -> Self {
+        self.lock_wait = Some(limit);
+        self
+    }
+
+    /// Whether a revert runs the down SQL stored in a tracking row when it
+    /// differs from the embedded down file (default: no, the revert is
+    /// refused; [`Runner::revert_dry_run`] shows both).
+    pub fn use_stored_down_sql(mut self, use_stored: bool) -> Self {
+        self.use_stored_down_sql = use_stored;
+        self
+    }
+
+    pub(crate) fn uses_stored_down_sql(&self) -> bool {
+        self.use_stored_down_sql
     }
 
     /// How long to wait for the server to accept connections (default 30 s).
@@ -448,7 +473,7 @@ impl Locked {
         let hold = loop {
             match mode {
                 LockMode::Session | LockMode::Auto => {
-                    if !lock::acquire(&client, key, &lease_table, runner.lock_poll_max, done).await? {
+                    if !lock::acquire(&client, key, &lease_table, runner.lock_poll_max, runner.lock_wait, done).await? {
                         return Ok(None);
                     }
                     if runner.lock_mode == LockMode::Auto && !lock::proven(&client, key, server.pid).await? {
@@ -469,6 +494,7 @@ impl Locked {
                         owner,
                         length: runner.lease,
                         poll_max: runner.lock_poll_max,
+                        wait: runner.lock_wait,
                         key: engine.no_session_lock().is_none().then_some(key),
                     };
                     match request.acquire(&client, pool, done).await? {
