@@ -395,7 +395,11 @@ async fn intruder(pool: &Pool, database: &str) -> String {
 }
 
 async fn spied(pool: &Pool) -> String {
-    value(pool, "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM public.spied").await
+    value(
+        pool,
+        "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM public.spied",
+    )
+    .await
 }
 
 fn untrusted(e: migrate_runtime::Error) -> (String, String) {
@@ -425,7 +429,10 @@ async fn a_lock_table_that_is_a_view_is_refused_without_running_it() {
     for mode in [LockMode::Session, LockMode::Lease] {
         let (object, why) = untrusted(set.runner().lock_mode(mode).run(&pool).await.unwrap_err());
         assert_eq!(object, "\"public\".\"schema_migrations_lock\"");
-        assert!(why.starts_with("it is a view, which can run code of its owner"), "{why}");
+        assert!(
+            why.starts_with("it is a view, which can run code of its owner"),
+            "{why}"
+        );
     }
     assert_eq!(spied(&pool).await, "0");
     assert_eq!(value(&pool, "SELECT to_regclass('a') IS NULL").await, "t");
@@ -490,7 +497,13 @@ async fn a_schema_target_another_role_owns_runs_only_when_its_owner_is_trusted()
     assert!(why.contains(&format!("`--trust-owner {role}`")), "{why}");
     assert_eq!(value(&pool, "SELECT to_regclass('tenant_x.a') IS NULL").await, "t");
 
-    let report = set.runner().schema("tenant_x").trust_owner(&role).run(&pool).await.unwrap();
+    let report = set
+        .runner()
+        .schema("tenant_x")
+        .trust_owner(&role)
+        .run(&pool)
+        .await
+        .unwrap();
     assert_eq!(report.applied.len(), 1);
 }
 
@@ -503,7 +516,9 @@ async fn a_session_squatting_on_the_lock_key_is_named_once_the_lock_wait_passes(
     let key = lock_key(&"public.schema_migrations".parse::<TableName>().unwrap());
     let squatter = pool.get().await.unwrap();
     squatter
-        .batch_execute(&format!("SET application_name = 'squatter'; SELECT pg_advisory_lock({key})"))
+        .batch_execute(&format!(
+            "SET application_name = 'squatter'; SELECT pg_advisory_lock({key})"
+        ))
         .await
         .unwrap();
     let limit = Duration::from_millis(300);
@@ -513,7 +528,9 @@ async fn a_session_squatting_on_the_lock_key_is_named_once_the_lock_wait_passes(
     ] {
         match set.runner().lock_mode(mode).lock_wait(limit).run(&pool).await {
             Err(e @ migrate_runtime::Error::LockWait { .. }) => {
-                let migrate_runtime::Error::LockWait { waited, holder } = &e else { unreachable!() };
+                let migrate_runtime::Error::LockWait { waited, holder } = &e else {
+                    unreachable!()
+                };
                 assert!(*waited >= limit, "{waited:?}");
                 assert!(holder.as_deref().is_some_and(|h| h.contains(named)), "{e}");
                 assert!(e.to_string().contains("pg_terminate_backend"), "{e}");
@@ -522,7 +539,10 @@ async fn a_session_squatting_on_the_lock_key_is_named_once_the_lock_wait_passes(
         }
     }
     assert_eq!(value(&pool, "SELECT to_regclass('a') IS NULL").await, "t");
-    squatter.batch_execute(&format!("SELECT pg_advisory_unlock({key})")).await.unwrap();
+    squatter
+        .batch_execute(&format!("SELECT pg_advisory_unlock({key})"))
+        .await
+        .unwrap();
     assert_eq!(set.runner().lock_wait(limit).run(&pool).await.unwrap().applied.len(), 1);
 }
 
@@ -563,10 +583,18 @@ async fn stored_down_sql_that_differs_or_fails_the_checks_is_refused() {
     assert_eq!(preview.len(), 1);
     assert_eq!(preview[0].sql, "DROP TABLE b;\n");
     assert!(!preview[0].from_stored_sql);
-    assert_eq!(preview[0].stored_differs.as_deref(), Some("DROP TABLE b; DROP TABLE planted;"));
+    assert_eq!(
+        preview[0].stored_differs.as_deref(),
+        Some("DROP TABLE b; DROP TABLE planted;")
+    );
     assert_eq!(value(&pool, "SELECT count(*) FROM schema_migrations").await, "2");
 
-    let reverted = set.runner().use_stored_down_sql(true).revert_steps(&pool, 1).await.unwrap();
+    let reverted = set
+        .runner()
+        .use_stored_down_sql(true)
+        .revert_steps(&pool, 1)
+        .await
+        .unwrap();
     assert!(reverted[0].from_stored_sql);
     assert_eq!(value(&pool, "SELECT to_regclass('planted') IS NULL").await, "t");
 
@@ -574,7 +602,9 @@ async fn stored_down_sql_that_differs_or_fails_the_checks_is_refused() {
     // the checks a file passes at build time.
     set.run(&pool).await.unwrap();
     admin
-        .batch_execute("UPDATE schema_migrations SET down_sql = E'DROP TABLE b;\\nCOMMIT;' WHERE filename = '002_b.sql'")
+        .batch_execute(
+            "UPDATE schema_migrations SET down_sql = E'DROP TABLE b;\\nCOMMIT;' WHERE filename = '002_b.sql'",
+        )
         .await
         .unwrap();
     let (_dir, older) = migrations_in(&WITH_DOWN[..2]);
@@ -584,4 +614,96 @@ async fn stored_down_sql_that_differs_or_fails_the_checks_is_refused() {
         "{e}"
     );
     assert_eq!(value(&pool, "SELECT to_regclass('b') IS NOT NULL").await, "t");
+}
+
+/// A lock-timeout retry drops the INVALID index its own statement left,
+/// never one another tenant's statement left meanwhile under the same name.
+#[tokio::test]
+async fn a_lock_timeout_retry_drops_only_the_index_its_own_statement_left() {
+    let (_, _, pool) = fresh().await;
+    let admin = pool.get().await.unwrap();
+    admin
+        .batch_execute(
+            "CREATE SCHEMA tenant_a; CREATE SCHEMA tenant_b; CREATE TABLE tenant_a.t (a integer); \
+             CREATE TABLE tenant_b.t (a integer); INSERT INTO tenant_b.t VALUES (1), (1)",
+        )
+        .await
+        .unwrap();
+    let holder = pool.get().await.unwrap();
+    let pid = client_value(&holder, "SELECT pg_backend_pid()").await;
+    holder
+        .batch_execute("BEGIN; LOCK TABLE tenant_a.t IN SHARE UPDATE EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let (_dir, set) = migrations_in(&[(
+        "001_index.sql",
+        "-- migrate: no-transaction\nCREATE INDEX CONCURRENTLY t_idx ON t (a);\n",
+    )]);
+    let (logs, _guard) = Logs::capture();
+    let run = tokio::spawn({
+        let pool = pool.clone();
+        async move {
+            set.runner()
+                .schema("tenant_a")
+                .timeouts(Timeouts {
+                    lock_timeout: Some(Duration::from_secs(2)),
+                    lock_timeout_max: Duration::from_secs(2),
+                    retry_pause: Duration::from_millis(20),
+                    retry_pause_max: Duration::from_millis(20),
+                    budget: Duration::from_secs(60),
+                    ..Timeouts::default()
+                })
+                .run(&pool)
+                .await
+        }
+    });
+    // While tenant A's index waits for its table, tenant B's fails and
+    // leaves an INVALID index of the same name.
+    while value(
+        &pool,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX CONCURRENTLY t_idx%'",
+    )
+    .await
+        == "0"
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let e = admin
+        .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY t_idx ON tenant_b.t (a)")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION));
+    logs.wait_for(&format!("blocked by pid {pid}")).await;
+    holder.batch_execute("COMMIT").await.unwrap();
+    run.await.unwrap().unwrap();
+
+    assert!(!logs.text().contains("dropped"), "{}", logs.text());
+    assert_eq!(
+        rows(
+            &pool,
+            "SELECT n.nspname::text, i.indisvalid::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = 't_idx' ORDER BY 1"
+        )
+        .await,
+        [
+            [Some("tenant_a".to_string()), Some("true".to_string())],
+            [Some("tenant_b".to_string()), Some("false".to_string())]
+        ]
+    );
+}
+
+/// The guards before each file are `DO` blocks naming the tracking table:
+/// a name holding their dollar tag must not end them early.
+#[tokio::test]
+async fn a_tracking_table_named_like_a_dollar_tag_is_quoted_safely() {
+    let (_, _, pool) = fresh().await;
+    let (_dir, set) = migrations_in(WITH_DOWN);
+    let runner = set
+        .runner()
+        .table("\"odd$guard$name\"")
+        .unwrap()
+        .lock_mode(LockMode::Lease);
+    assert_eq!(runner.run(&pool).await.unwrap().applied.len(), 2);
+    assert_eq!(value(&pool, "SELECT count(*) FROM \"odd$guard$name\"").await, "2");
 }

@@ -352,7 +352,10 @@ impl TargetArgs {
             create_schemas: self.create_schemas,
             ..fanout::Options::default()
         };
-        let runner = self.trust_owners.iter().fold(runner, |runner, role| runner.trust_owner(role));
+        let runner = self
+            .trust_owners
+            .iter()
+            .fold(runner, |runner, role| runner.trust_owner(role));
         let progress = Progress::new(targets.len());
         let summary = fanout::run(&runner, pool, targets, &options, operation, &|r| progress.done(r)).await;
         progress.finish();

@@ -175,7 +175,11 @@ impl Runner {
                     version,
                     sql.as_bytes(),
                 ) {
-                    refusals.extend(problems.iter().map(|p| format!("the stored down SQL fails the checks: {p}")));
+                    refusals.extend(
+                        problems
+                            .iter()
+                            .map(|p| format!("the stored down SQL fails the checks: {p}")),
+                    );
                     continue;
                 }
             }

@@ -104,6 +104,19 @@ pub fn quote_literal(s: &str) -> String {
     format!("E'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
 }
 
+/// `DO $tag$body$tag$;`, with a tag (`$guard$`, `$guard1$`, …) that does
+/// not occur in `body`, so that no name or literal inside can end it.
+pub(crate) fn do_block(body: &str) -> String {
+    let tag = (0..)
+        .map(|n| match n {
+            0 => "$guard$".to_string(),
+            n => format!("$guard{n}$"),
+        })
+        .find(|tag| !body.contains(tag.as_str()))
+        .expect("a body is finite");
+    format!("DO {tag}{body}{tag};")
+}
+
 impl fmt::Display for TableName {
     /// The quoted SQL form: `"schema"."table"` or `"table"`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -131,6 +144,13 @@ mod tests {
     #[test]
     fn literals_escape_quotes_and_backslashes() {
         assert_eq!(quote_literal(r"it's a \ path"), r"E'it''s a \\ path'");
+    }
+
+    #[test]
+    fn do_blocks_take_a_tag_their_body_does_not_hold() {
+        assert_eq!(do_block(" BEGIN NULL; END "), "DO $guard$ BEGIN NULL; END $guard$;");
+        let body = " PERFORM FROM \"x$guard$y\"; PERFORM FROM \"$guard1$\"; ";
+        assert_eq!(do_block(body), format!("DO $guard2${body}$guard2$;"));
     }
 
     #[test]

@@ -201,13 +201,13 @@ impl Lease {
     /// [`LOST`] unless the lease is still ours, and keeps it ours until
     /// the transaction ends.
     pub(crate) fn fence(&self) -> String {
-        format!(
-            "DO $guard$ BEGIN PERFORM 1 FROM {} WHERE id OPERATOR(pg_catalog.=) 1 \
+        crate::table::do_block(&format!(
+            " BEGIN PERFORM 1 FROM {} WHERE id OPERATOR(pg_catalog.=) 1 \
              AND token OPERATOR(pg_catalog.=) {} FOR KEY SHARE; \
              IF NOT FOUND THEN RAISE EXCEPTION 'this instance lost the migration lease (token {}): another instance took it over' \
-             USING ERRCODE = '{LOST}'; END IF; END $guard$;",
+             USING ERRCODE = '{LOST}'; END IF; END ",
             self.table, self.token, self.token
-        )
+        ))
     }
 
     /// An error when the heartbeat found the lease taken over.

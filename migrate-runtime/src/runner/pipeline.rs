@@ -7,7 +7,7 @@
 
 use super::apply::Transaction;
 use super::Locked;
-use crate::table::quote_literal;
+use crate::table::{do_block, quote_literal};
 use crate::{Error, Migration, Timeouts};
 use futures_util::StreamExt;
 use std::collections::VecDeque;
@@ -39,11 +39,11 @@ pub(crate) async fn apply(
         while next < files.len() && in_flight.len() < WINDOW {
             let chain = next.checked_sub(1).map(|previous| {
                 let name = quote_literal(files[previous].file_name());
-                format!(
-                    "DO $guard$ BEGIN IF NOT EXISTS (SELECT FROM {table} WHERE filename OPERATOR(pg_catalog.=) {name}) THEN \
+                do_block(&format!(
+                    " BEGIN IF NOT EXISTS (SELECT FROM {table} WHERE filename OPERATOR(pg_catalog.=) {name}) THEN \
                      RAISE EXCEPTION 'skipped: the file before it, %, did not apply', {name} \
-                     USING ERRCODE = '{SKIPPED}'; END IF; END $guard$;"
-                )
+                     USING ERRCODE = '{SKIPPED}'; END IF; END "
+                ))
             });
             let guards: Vec<&str> = fence.iter().chain(chain.iter()).map(String::as_str).collect();
             let settings = super::timeouts::first_settings(files[next], options, session);

@@ -7,6 +7,7 @@
 
 use super::server::Server;
 use super::Strategy;
+use crate::table::quote_literal;
 use crate::{Error, Migrations};
 use std::time::{Duration, Instant};
 use tokio_postgres::error::SqlState;
@@ -43,20 +44,21 @@ fn spare_prefix(template: &str) -> String {
 /// locks the database and checks its name again, so the second one finds
 /// it gone and tries the next.
 pub(crate) async fn claim(server: &Server, template: &str, database: &str) -> Result<bool, Error> {
-    let sql = format!(
-        "DO $claim$ DECLARE spare text; BEGIN
-           FOR spare IN SELECT datname FROM pg_database WHERE starts_with(datname, '{prefix}') ORDER BY oid LOOP
+    let claim = crate::table::do_block(&format!(
+        " DECLARE spare text; BEGIN
+           FOR spare IN SELECT datname FROM pg_database WHERE starts_with(datname, {prefix}) ORDER BY oid LOOP
              BEGIN
-               EXECUTE format('ALTER DATABASE %I RENAME TO %I', spare, '{database}');
+               EXECUTE format('ALTER DATABASE %I RENAME TO %I', spare, {database});
                PERFORM set_config('migrate.claimed', spare, true);
                RETURN;
              EXCEPTION WHEN invalid_catalog_name OR object_in_use THEN NULL;
              END;
            END LOOP;
-         END $claim$;
-         SELECT current_setting('migrate.claimed', true)",
-        prefix = spare_prefix(template),
-    );
+         END ",
+        prefix = quote_literal(&spare_prefix(template)),
+        database = quote_literal(database),
+    ));
+    let sql = format!("{claim} SELECT current_setting('migrate.claimed', true)");
     let messages = server
         .admin()
         .simple_query(&sql)
