@@ -1,8 +1,8 @@
 //! The runner's choices on PostgreSQL-compatible engines, against a real
-//! PostgreSQL that plays each engine: a schema placed before `pg_catalog`
-//! on the database's `search_path` holds stand-ins for `version()`, the
-//! advisory lock functions and Citus's functions, which the runner calls
-//! unqualified. The engines themselves are not tested here (none can be
+//! PostgreSQL that plays each engine: stand-ins for `version()`, the
+//! advisory lock functions and Citus's functions replace or join the
+//! built-in ones in `pg_catalog` of a fresh database, the only schema the
+//! runner's own SQL resolves names in. The engines themselves are not tested here (none can be
 //! installed on this machine); `docs/distributed.md` says what that leaves.
 
 use deadpool_postgres::Pool;
@@ -12,29 +12,24 @@ use migrate_tests::{fresh, migrations, rows, value, Logs};
 const COCKROACH: &str = "CockroachDB CCL v24.1.0 (x86_64-pc-linux-gnu, built 2024/05/15 21:28:29, go1.22.2)";
 const YUGABYTE: &str = "PostgreSQL 11.2-YB-2.20.1.0-b0 on x86_64-pc-linux-gnu, compiled by clang version 16.0.6";
 
-/// A fresh database whose sessions resolve `stubs` (SQL creating
-/// functions in schema `engine`) before the built-in functions.
+/// A fresh database where `stubs` (SQL replacing or adding functions in
+/// `pg_catalog`) ran.
 async fn playing(stubs: &str) -> (String, Pool) {
-    let (url, name, pool) = fresh().await;
+    let (url, _, pool) = fresh().await;
     let admin = pool.get().await.unwrap();
-    admin
-        .batch_execute(&format!(
-            "CREATE SCHEMA engine; {stubs} ALTER DATABASE {name} SET search_path = public, engine, pg_catalog;"
-        ))
-        .await
-        .unwrap();
+    admin.batch_execute(stubs).await.unwrap();
     drop(deadpool_postgres::Object::take(admin));
     let pool = migrate_runtime::pool_from_url(&url, 4).unwrap();
     (url, pool)
 }
 
 fn version(text: &str) -> String {
-    format!("CREATE FUNCTION engine.version() RETURNS text LANGUAGE sql AS $$SELECT '{text}'::text$$;")
+    format!("CREATE OR REPLACE FUNCTION pg_catalog.version() RETURNS text LANGUAGE sql AS $$SELECT '{text}'::text$$;")
 }
 
 /// CockroachDB's `pg_try_advisory_lock` returns true and locks nothing.
 const NO_OP_ADVISORY_LOCK: &str =
-    "CREATE FUNCTION engine.pg_try_advisory_lock(bigint) RETURNS boolean LANGUAGE sql AS $$SELECT true$$;";
+    "CREATE OR REPLACE FUNCTION pg_catalog.pg_try_advisory_lock(bigint) RETURNS boolean LANGUAGE sql AS $$SELECT true$$;";
 
 const FILES: &[(&str, &str)] = &[
     ("001_t.sql", "CREATE TABLE t (a int);"),
@@ -87,11 +82,12 @@ async fn on_cockroachdb_a_lease_is_used_and_files_run_statement_by_statement() {
 
 #[tokio::test]
 async fn on_yugabytedb_a_lease_is_used_without_touching_advisory_locks() {
-    let unsupported = "CREATE FUNCTION engine.pg_try_advisory_lock(bigint) RETURNS boolean LANGUAGE plpgsql AS \
+    let unsupported =
+        "CREATE OR REPLACE FUNCTION pg_catalog.pg_try_advisory_lock(bigint) RETURNS boolean LANGUAGE plpgsql AS \
         $$BEGIN RAISE EXCEPTION 'advisory locks are not yet implemented' USING ERRCODE = '0A000'; END$$; \
-        CREATE FUNCTION engine.pg_try_advisory_xact_lock(bigint) RETURNS boolean LANGUAGE plpgsql AS \
+        CREATE OR REPLACE FUNCTION pg_catalog.pg_try_advisory_xact_lock(bigint) RETURNS boolean LANGUAGE plpgsql AS \
         $$BEGIN RAISE EXCEPTION 'advisory locks are not yet implemented' USING ERRCODE = '0A000'; END$$; \
-        CREATE FUNCTION engine.pg_advisory_xact_lock(bigint) RETURNS void LANGUAGE plpgsql AS \
+        CREATE OR REPLACE FUNCTION pg_catalog.pg_advisory_xact_lock(bigint) RETURNS void LANGUAGE plpgsql AS \
         $$BEGIN RAISE EXCEPTION 'advisory locks are not yet implemented' USING ERRCODE = '0A000'; END$$;";
     let (_url, pool) = playing(&format!("{}{unsupported}", version(YUGABYTE))).await;
     let (_dir, set) = migrations(FILES);
@@ -131,7 +127,8 @@ async fn a_session_lock_that_locks_nothing_is_not_trusted() {
 }
 
 /// An engine without `hashtextextended` (CockroachDB has none).
-const NO_HASHTEXTEXTENDED: &str = "CREATE FUNCTION engine.hashtextextended(text, bigint) RETURNS bigint \
+const NO_HASHTEXTEXTENDED: &str =
+    "CREATE OR REPLACE FUNCTION pg_catalog.hashtextextended(text, bigint) RETURNS bigint \
      LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'unknown function: hashtextextended()' \
      USING ERRCODE = 'undefined_function'; END$$;";
 
@@ -165,8 +162,8 @@ async fn on_plain_postgresql_auto_keeps_the_session_lock() {
 async fn on_a_citus_worker_nothing_runs_and_on_the_coordinator_ddl_runs_sequentially() {
     let citus = |coordinator: bool| {
         format!(
-            "CREATE FUNCTION engine.citus_version() RETURNS text LANGUAGE sql AS $$SELECT 'Citus 12.1.1'::text$$; \
-             CREATE FUNCTION engine.citus_is_coordinator() RETURNS boolean LANGUAGE sql AS $$SELECT {coordinator}$$;"
+            "CREATE OR REPLACE FUNCTION pg_catalog.citus_version() RETURNS text LANGUAGE sql AS $$SELECT 'Citus 12.1.1'::text$$; \
+             CREATE OR REPLACE FUNCTION pg_catalog.citus_is_coordinator() RETURNS boolean LANGUAGE sql AS $$SELECT {coordinator}$$;"
         )
     };
     let (_dir, set) = migrations(&[(
