@@ -694,9 +694,10 @@ async fn a_lock_timeout_retry_drops_only_the_index_its_own_statement_left() {
 }
 
 /// The guards before each file are `DO` blocks naming the tracking table:
-/// a name holding their dollar tag must not end them early.
+/// a name holding their dollar tag must not end them early. The catalog
+/// prints a schema name that needs quotes quoted; the runner reads it back.
 #[tokio::test]
-async fn a_tracking_table_named_like_a_dollar_tag_is_quoted_safely() {
+async fn tables_and_schemas_named_like_a_dollar_tag_or_needing_quotes_are_quoted_safely() {
     let (_, _, pool) = fresh().await;
     let (_dir, set) = migrations_in(WITH_DOWN);
     let runner = set
@@ -706,4 +707,17 @@ async fn a_tracking_table_named_like_a_dollar_tag_is_quoted_safely() {
         .lock_mode(LockMode::Lease);
     assert_eq!(runner.run(&pool).await.unwrap().applied.len(), 2);
     assert_eq!(value(&pool, "SELECT count(*) FROM \"odd$guard$name\"").await, "2");
+    assert!(runner.run(&pool).await.unwrap().up_to_date());
+    // And a schema whose name needs quoting, as the catalog prints it.
+    let tenant = set.runner().schema("Odd $guard$ \"S\"").create_schema(true);
+    assert_eq!(tenant.run(&pool).await.unwrap().applied.len(), 2);
+    assert!(tenant.run(&pool).await.unwrap().up_to_date());
+    assert_eq!(
+        value(
+            &pool,
+            "SELECT count(*) FROM \"Odd $guard$ \"\"S\"\"\".schema_migrations"
+        )
+        .await,
+        "2"
+    );
 }

@@ -11,7 +11,7 @@ use throwaway_pg::Cluster;
 /// How long `set` takes to apply to a new database through `port`.
 pub async fn apply(cluster: &Cluster, set: &Migrations, port: u16) -> Duration {
     let (_, db) = database(cluster).await;
-    let url = format!("postgresql://postgres@127.0.0.1:{port}/{db}");
+    let url = format!("postgresql://postgres:{}@127.0.0.1:{port}/{db}", cluster.password());
     let started = Instant::now();
     let report = set.run(&pool_from_url(&url, 2).unwrap()).await.unwrap();
     assert_eq!(report.applied.len(), set.len());

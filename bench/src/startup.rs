@@ -92,7 +92,8 @@ pub async fn tls_vs_plaintext(plain: &Cluster, tls: &Cluster, ca: &std::path::Pa
         .unwrap()
         .to_string();
     let tls_url = format!(
-        "postgresql://postgres@localhost:{}/{name}?sslmode=verify-full&sslrootcert={}",
+        "postgresql://postgres:{}@localhost:{}/{name}?sslmode=verify-full&sslrootcert={}",
+        tls.password(),
         tls.port(),
         ca.display()
     );

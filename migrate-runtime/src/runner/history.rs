@@ -128,15 +128,17 @@ fn located(table: &TableName) -> String {
 /// table as `to_regclass` does (through the search_path when `table` is
 /// unqualified), describes it ([`Relation`]), and sets the search_path
 /// for the rest of the transaction to `pg_catalog` and the table's schema
-/// when it is one to trust, to `pg_catalog` alone (the read then finds no
-/// table) when not. The read after it spells out every other name.
+/// when reading it runs no one else's code ([`trust::READABLE`]), to
+/// `pg_catalog` alone (the read then finds no table) when not. The read
+/// after it spells out every other name. Its triggers are checked before
+/// the first write ([`ensure`]).
 fn locate(table: &TableName) -> String {
     format!(
         "SELECT r.*, pg_catalog.set_config('search_path', CASE WHEN {} \
-         THEN pg_catalog.concat('pg_catalog, ', pg_catalog.quote_ident(r.r_schema), ', pg_temp') \
+         THEN pg_catalog.concat('pg_catalog, ', r.r_schema, ', pg_temp') \
          ELSE 'pg_catalog, pg_temp' END, true) AS r_path FROM (SELECT {} FROM {}) r; ",
-        trust::TRUSTED,
-        trust::COLUMNS,
+        trust::READABLE,
+        trust::columns(),
         trust::from(&trust::regclass(table))
     )
 }
@@ -232,8 +234,8 @@ pub(crate) async fn qualify(client: &Client, table: &TableName) -> Result<TableN
         return Ok(table.clone());
     }
     let sql = format!(
-        "SELECT coalesce(r.r_schema, pg_catalog.current_schema()) FROM (SELECT {} FROM {}) r",
-        trust::COLUMNS,
+        "SELECT coalesce(c.relnamespace::pg_catalog.regnamespace::pg_catalog.text, \
+         pg_catalog.quote_ident(pg_catalog.current_schema())) FROM {}",
         trust::from(&trust::regclass(table))
     );
     let schema = client
@@ -251,7 +253,7 @@ pub(crate) async fn qualify(client: &Client, table: &TableName) -> Result<TableN
                 table.name
             ))
         })?;
-    Ok(table.in_schema(&schema))
+    Ok(table.in_schema(&trust::unquote(&schema)))
 }
 
 /// Creates the schema, the table or the added columns if missing, and
@@ -261,9 +263,10 @@ pub(crate) async fn ensure(client: &Client, table: &TableName) -> Result<(), Err
     let probe = format!(
         "{RESET_SESSION} {PINNED}SELECT to_regnamespace({}) IS NOT NULL AS schema_exists, \
          (SELECT count(*) FROM pg_attribute WHERE attrelid = x.oid \
-          AND attname IN ('checksum', 'duration_ms', 'down_sql') AND NOT attisdropped) AS added, {} FROM {}",
+          AND attname IN ('checksum', 'duration_ms', 'down_sql') AND NOT attisdropped) AS added, {}, {} FROM {}",
         quote_literal(&quote_ident(schema)),
-        trust::COLUMNS,
+        trust::columns(),
+        trust::TRIGGERS,
         trust::from(&trust::regclass(table))
     );
     let messages = client

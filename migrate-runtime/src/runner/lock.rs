@@ -202,8 +202,9 @@ pub(crate) async fn acquire(
 async fn try_lock(client: &Client, key: i64, lease: &TableName, prefix: &str) -> Result<bool, Error> {
     let messages = client
         .simple_query(&format!(
-            "{prefix}{PINNED}SELECT pg_try_advisory_lock({key}) AS locked, {} FROM {}",
-            trust::COLUMNS,
+            "{prefix}{PINNED}SELECT pg_try_advisory_lock({key}) AS locked, {}, {} FROM {}",
+            trust::columns(),
+            trust::TRIGGERS,
             trust::from(&trust::regclass(lease))
         ))
         .await

@@ -10,26 +10,43 @@ use crate::table::{quote_literal, TableName};
 use crate::Error;
 use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 
-/// The select list naming, for the relation `regclass` (a SQL expression
-/// of type `regclass`, `NULL` when missing), the columns [`Relation::from_row`]
-/// reads. Use as `SELECT {columns} FROM {from(regclass)}`.
-pub(crate) const COLUMNS: &str = "n.nspname::pg_catalog.text AS r_schema, c.relkind::pg_catalog.text AS r_kind, \
-     pg_catalog.pg_get_userbyid(c.relowner)::pg_catalog.text AS r_owner, \
-     (c.relowner OPERATOR(pg_catalog.=) u.oid OR o.rolsuper \
-      OR (NOT u.rolsuper AND pg_catalog.pg_has_role(c.relowner, 'USAGE'))) AS r_owned, \
-     (SELECT pg_catalog.string_agg(t.tgname::pg_catalog.text, ', ' ORDER BY t.tgname) FROM pg_catalog.pg_trigger t \
-      WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid AND NOT t.tgisinternal) AS r_triggers, \
-     c.relhasrules AS r_rules, CURRENT_USER::pg_catalog.text AS r_user";
+/// The SQL condition that the role `owner` (an `oid` expression) is one to
+/// trust: the current role, a role it belongs to, or a superuser. Role 10
+/// is the bootstrap superuser, whose members are the superusers; a
+/// superuser belongs to every role, so for one only those count. Catalog
+/// caches answer it, with no catalog table for the planner to open.
+fn trusted_owner(owner: &str) -> String {
+    format!(
+        "CASE WHEN {owner} OPERATOR(pg_catalog.=) pg_catalog.quote_ident(CURRENT_USER)::pg_catalog.regrole THEN true \
+         WHEN pg_catalog.pg_has_role({owner}, 10::pg_catalog.oid, 'USAGE') THEN true \
+         WHEN pg_catalog.pg_has_role(10::pg_catalog.oid, 'USAGE') THEN false \
+         ELSE pg_catalog.pg_has_role({owner}, 'USAGE') END"
+    )
+}
 
-/// The `FROM` list for [`COLUMNS`]: one row, all `NULL` but `r_user` when
+/// The select list naming, for the relation `x.oid` (see [`from`]), the
+/// columns [`Relation::from_row`] reads: enough to know that reading it
+/// runs no one else's code. `r_schema` is quoted where it must be, as
+/// `regnamespace` prints it. It reads `pg_class` alone, since every catalog
+/// the planner opens costs a fresh backend time on each start.
+pub(crate) fn columns() -> String {
+    format!(
+        "c.relnamespace::pg_catalog.regnamespace::pg_catalog.text AS r_schema, c.relkind::pg_catalog.text AS r_kind, \
+         pg_catalog.pg_get_userbyid(c.relowner)::pg_catalog.text AS r_owner, {} AS r_owned, \
+         c.relhasrules AS r_rules, CURRENT_USER::pg_catalog.text AS r_user",
+        trusted_owner("c.relowner")
+    )
+}
+
+/// The user triggers of the relation, for a relation to be written:
+/// append to [`columns`].
+pub(crate) const TRIGGERS: &str = "(SELECT pg_catalog.string_agg(t.tgname::pg_catalog.text, ', ' ORDER BY t.tgname) \
+     FROM pg_catalog.pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid AND NOT t.tgisinternal) AS r_triggers";
+
+/// The `FROM` list for [`columns`]: one row, all `NULL` but `r_user` when
 /// `regclass` is.
 pub(crate) fn from(regclass: &str) -> String {
-    format!(
-        "(SELECT {regclass} AS oid) x LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) x.oid \
-         LEFT JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
-         LEFT JOIN pg_catalog.pg_roles o ON o.oid OPERATOR(pg_catalog.=) c.relowner \
-         LEFT JOIN pg_catalog.pg_roles u ON u.rolname OPERATOR(pg_catalog.=) CURRENT_USER"
-    )
+    format!("(SELECT {regclass} AS oid) x LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) x.oid")
 }
 
 /// `pg_catalog.to_regclass('<table>')`, resolved through the search_path
@@ -38,10 +55,10 @@ pub(crate) fn regclass(table: &TableName) -> String {
     format!("pg_catalog.to_regclass({})", quote_literal(&table.to_string()))
 }
 
-/// The SQL condition, over a row of [`COLUMNS`] named `r`, that the
-/// relation is one to trust ([`Relation::check`] passes).
-pub(crate) const TRUSTED: &str =
-    "(r.r_kind OPERATOR(pg_catalog.=) 'r' AND r.r_owned AND r.r_triggers IS NULL AND NOT r.r_rules)";
+/// The SQL condition, over a row of [`columns`] named `r`, that reading
+/// the relation runs no one else's code: a plain table of a trusted owner
+/// without rules (triggers fire on writes only).
+pub(crate) const READABLE: &str = "(r.r_kind OPERATOR(pg_catalog.=) 'r' AND r.r_owned AND NOT r.r_rules)";
 
 /// A relation as the catalog describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,12 +73,13 @@ pub(crate) struct Relation {
 }
 
 impl Relation {
-    /// The relation in a row of [`COLUMNS`]; `None` when it does not exist
-    /// (or the row has no such columns).
+    /// The relation in a row of [`columns`] (and [`TRIGGERS`], when it
+    /// is to be written); `None` when it does not exist (or the row has no
+    /// such columns).
     pub(crate) fn from_row(row: &SimpleQueryRow) -> Option<Relation> {
         let text = |name: &str| row.try_get(name).ok().flatten().map(str::to_string);
         Some(Relation {
-            schema: text("r_schema")?,
+            schema: unquote(&text("r_schema")?),
             kind: text("r_kind")?,
             owner: text("r_owner")?,
             owned: text("r_owned")?.as_str() == "t",
@@ -72,7 +90,8 @@ impl Relation {
     }
 
     /// Refuses `table` (this relation, found in [`Relation::schema`]) unless
-    /// it is one to trust, saying how to make it so.
+    /// it is one to trust, saying how to make it so. Triggers count when the
+    /// row described them ([`TRIGGERS`]).
     pub(crate) fn check(&self, table: &TableName) -> Result<(), Error> {
         let table = &table.in_schema(&self.schema);
         let why = if self.kind != "r" {
@@ -116,9 +135,10 @@ impl Relation {
     }
 }
 
-/// `table` as the catalog describes it; `None` when it does not exist.
+/// `table` as the catalog describes it, triggers included; `None` when it
+/// does not exist.
 pub(crate) async fn relation(client: &Client, table: &TableName) -> Result<Option<Relation>, tokio_postgres::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM {}", from(&regclass(table)));
+    let sql = format!("SELECT {}, {TRIGGERS} FROM {}", columns(), from(&regclass(table)));
     Ok(super::query::messages(client, &sql)
         .await?
         .iter()
@@ -126,6 +146,15 @@ pub(crate) async fn relation(client: &Client, table: &TableName) -> Result<Optio
             SimpleQueryMessage::Row(row) => Relation::from_row(row),
             _ => None,
         }))
+}
+
+/// A schema name as `regnamespace` prints it (quoted when it must be), as
+/// the catalog stores it.
+pub(crate) fn unquote(name: &str) -> String {
+    match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\"\"", "\""),
+        None => name.to_string(),
+    }
 }
 
 /// Refuses the schema target `schema` unless it belongs to the migrating
@@ -136,10 +165,9 @@ pub(crate) async fn check_schema(client: &Client, schema: &str, trusted: &[Strin
     let trusted: Vec<String> = trusted.iter().map(|r| quote_literal(r)).collect();
     let sql = format!(
         "SELECT pg_get_userbyid(n.nspowner)::text, CURRENT_USER::text, \
-         n.nspowner = u.oid OR o.rolsuper OR (NOT u.rolsuper AND pg_has_role(n.nspowner, 'USAGE')) \
-         OR o.rolname = ANY (ARRAY[{}]::name[]) \
-         FROM pg_namespace n JOIN pg_roles o ON o.oid = n.nspowner JOIN pg_roles u ON u.rolname = CURRENT_USER \
-         WHERE n.nspname = {}",
+         {} OR pg_get_userbyid(n.nspowner) = ANY (ARRAY[{}]::name[]) \
+         FROM pg_namespace n WHERE n.nspname = {}",
+        trusted_owner("n.nspowner"),
         trusted.join(", "),
         quote_literal(schema)
     );
