@@ -530,4 +530,63 @@ mod tests {
         let e = up(&["--lock-timeout", "5"]).unwrap_err();
         assert!(e.contains("`5` has no unit; write a whole number and a unit"), "{e}");
     }
+
+    #[test]
+    fn up_takes_a_lock_wait_and_schemas_take_owners_to_trust() {
+        let parse = |args: &[&str]| App::try_parse_from(args).map(|a| a.command).map_err(|e| e.to_string());
+        let args = [
+            "app",
+            "up",
+            "--lock-wait",
+            "90s",
+            "--schemas",
+            "t_%",
+            "--trust-owner",
+            "a",
+            "--trust-owner",
+            "b",
+        ];
+        let Command::Up { lock, targets, .. } = parse(&args).unwrap() else {
+            panic!("not up")
+        };
+        assert_eq!(lock.lock_wait, Some(Timeout::After(Duration::from_secs(90))));
+        assert_eq!(targets.trust_owners, ["a", "b"]);
+        let e = parse(&["app", "up", "--trust-owner", "a"]).unwrap_err();
+        assert!(e.contains("--schemas <PATTERN>"), "{e}");
+        let Command::Down {
+            dry_run, use_stored, ..
+        } = parse(&["app", "down", "--steps", "1", "--dry-run", "--use-stored"]).unwrap()
+        else {
+            panic!("not down")
+        };
+        assert!(dry_run && use_stored);
+    }
+
+    #[test]
+    fn down_dry_run_shows_each_sql_and_where_it_comes_from() {
+        let step = |file_name: &str, sql: &str, from_stored_sql, stored_differs: Option<&str>| RevertStep {
+            file_name: file_name.into(),
+            sql: sql.into(),
+            from_stored_sql,
+            stored_differs: stored_differs.map(String::from),
+        };
+        let shown = revert_preview(&[
+            step(
+                "002_b.sql",
+                "DROP TABLE b;\n",
+                false,
+                Some("DROP TABLE b;\nDROP TABLE x;"),
+            ),
+            step("001_a.sql", "DROP TABLE a;", true, None),
+        ]);
+        assert_eq!(
+            shown,
+            "Would revert 2 migration(s), newest first:\n  \
+             002_b.sql runs 002_b.down.sql:\n    DROP TABLE b;\n  \
+             the SQL stored in its tracking row differs (it runs only with --use-stored):\n    \
+             DROP TABLE b;\n    DROP TABLE x;\n  \
+             001_a.sql runs the down SQL stored in its tracking row:\n    DROP TABLE a;\n"
+        );
+        assert_eq!(revert_preview(&[]), "Nothing to revert\n");
+    }
 }
