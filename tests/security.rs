@@ -203,6 +203,18 @@ const RETRIED: &[(&str, &str)] = &[(
     "-- migrate: no-transaction\nCREATE INDEX CONCURRENTLY a_id_again ON a (id);\n",
 )];
 
+/// Lock timeouts from `first` to `max`, retried for up to a minute.
+fn retrying(first: Duration, max: Duration) -> Timeouts {
+    Timeouts {
+        lock_timeout: Some(first),
+        lock_timeout_max: max,
+        retry_pause: Duration::from_millis(20),
+        retry_pause_max: Duration::from_millis(20),
+        budget: Duration::from_secs(60),
+        ..Timeouts::default()
+    }
+}
+
 fn set(parts: &[&[(&'static str, &'static str)]]) -> (tempfile::TempDir, Migrations) {
     migrations_in(&parts.concat())
 }
@@ -294,14 +306,7 @@ async fn look_alikes_planted_on_the_search_path_are_never_called_on_any_path() {
         async move {
             retried
                 .runner()
-                .timeouts(Timeouts {
-                    lock_timeout: Some(Duration::from_millis(200)),
-                    lock_timeout_max: Duration::from_millis(400),
-                    retry_pause: Duration::from_millis(20),
-                    retry_pause_max: Duration::from_millis(100),
-                    budget: Duration::from_secs(60),
-                    ..Timeouts::default()
-                })
+                .timeouts(retrying(Duration::from_millis(200), Duration::from_millis(400)))
                 .run(&pool)
                 .await
         }
@@ -645,14 +650,7 @@ async fn a_lock_timeout_retry_drops_only_the_index_its_own_statement_left() {
         async move {
             set.runner()
                 .schema("tenant_a")
-                .timeouts(Timeouts {
-                    lock_timeout: Some(Duration::from_secs(2)),
-                    lock_timeout_max: Duration::from_secs(2),
-                    retry_pause: Duration::from_millis(20),
-                    retry_pause_max: Duration::from_millis(20),
-                    budget: Duration::from_secs(60),
-                    ..Timeouts::default()
-                })
+                .timeouts(retrying(Duration::from_secs(2), Duration::from_secs(2)))
                 .run(&pool)
                 .await
         }
