@@ -2,6 +2,7 @@
 //! process, one fresh database per test.
 
 pub mod children;
+pub mod layers;
 pub mod tls;
 
 use deadpool_postgres::Pool;
