@@ -3,7 +3,8 @@
 //! one loses the last files each together with its tracking row.
 
 use migrate_runtime::pool_from_url;
-use migrate_tests::{migrations, rows, value};
+use migrate_tests::{migrations, rows, until, value};
+use std::time::Duration;
 use throwaway_pg::{Cluster, Options};
 
 /// A cluster that flushes for real, and whose WAL writer flushes
@@ -88,9 +89,10 @@ async fn a_crash_during_a_run_loses_files_only_with_their_rows() {
     let run = tokio::spawn(async move { set.run(&run_pool).await });
     let at_gate = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
                    AND query LIKE '%pg_advisory_xact_lock(777)%'";
-    while value(&pool, at_gate).await != "1" {
-        tokio::task::yield_now().await;
-    }
+    until("the run waiting at the gate", Duration::from_secs(60), async || {
+        value(&pool, at_gate).await == "1"
+    })
+    .await;
     cluster.stop_immediate().unwrap();
     assert!(run.await.unwrap().is_err(), "the run must fail when the server dies");
     drop((gate, pool));

@@ -1,7 +1,7 @@
 //! The hand-over of the migration lock between instances starting at once.
 
 use migrate_runtime::pool_from_url;
-use migrate_tests::{cluster, fresh, log_len, logged_statements, migrations, value, Logs};
+use migrate_tests::{cluster, fresh, log_len, logged_statements, migrations, until, value, Logs};
 use std::time::Duration;
 
 #[tokio::test]
@@ -30,16 +30,12 @@ async fn a_waiter_wakes_when_the_holder_releases_and_finds_the_work_done_without
             .run(&waiter_pool)
             .await
     });
-    while value(
-        &pool,
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'waiter' \
-         AND state = 'idle' AND query LIKE 'LISTEN %'",
-    )
-    .await
-        != "1"
-    {
-        tokio::task::yield_now().await;
-    }
+    let listening = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'waiter' \
+                     AND state = 'idle' AND query LIKE 'LISTEN %'";
+    until("the waiter listening", Duration::from_secs(60), async || {
+        value(&pool, listening).await == "1"
+    })
+    .await;
 
     gate.batch_execute("SELECT pg_advisory_unlock(4242)").await.unwrap();
     assert_eq!(holder.await.unwrap().unwrap().applied.len(), 1);

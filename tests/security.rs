@@ -7,7 +7,7 @@
 use deadpool_postgres::Pool;
 use migrate_runtime::fanout::{self, Operation, Options, Target};
 use migrate_runtime::{lock_key, pool_from_url, LockMode, Migrations, TableName, Timeouts};
-use migrate_tests::{client_value, fresh, migrations_in, rows, value, Logs};
+use migrate_tests::{client_value, fresh, migrations_in, rows, until, value, Logs};
 use std::time::Duration;
 
 /// Look-alikes in `public` of every `pg_catalog` function (without a
@@ -657,16 +657,14 @@ async fn a_lock_timeout_retry_drops_only_the_index_its_own_statement_left() {
     });
     // While tenant A's index waits for its table, tenant B's fails and
     // leaves an INVALID index of the same name.
-    while value(
-        &pool,
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-         AND wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX CONCURRENTLY t_idx%'",
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                   AND wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX CONCURRENTLY t_idx%'";
+    until(
+        "tenant A's index waiting for its table",
+        Duration::from_secs(60),
+        async || value(&pool, waiting).await != "0",
     )
-    .await
-        == "0"
-    {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    .await;
     let e = admin
         .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY t_idx ON tenant_b.t (a)")
         .await

@@ -5,7 +5,7 @@ use clap::Parser;
 use deadpool_postgres::Pool;
 use migrate_runtime::{cli, embed_migrations, pool_from_url, Error, Migrations, SettingsError, TlsError};
 use migrate_tests::tls::{tls_server, TlsServer, CERT_USER, MD5_USER, SCRAM_USER};
-use migrate_tests::{cluster, migrations, rows, value, Logs};
+use migrate_tests::{cluster, migrations, rows, until, value, Logs};
 use rustls::pki_types::pem::PemObject;
 use std::time::Duration;
 use throwaway_pg::certs::Leaf;
@@ -341,9 +341,10 @@ async fn four_starters_over_tls_hand_the_lock_over_by_notification() {
         .collect();
     let listening = "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'starter%' \
                      AND state = 'idle' AND query LIKE 'LISTEN %'";
-    while value(&pool, listening).await != "3" {
-        tokio::task::yield_now().await;
-    }
+    until("three starters listening", Duration::from_secs(60), async || {
+        value(&pool, listening).await == "3"
+    })
+    .await;
     gate.batch_execute("SELECT pg_advisory_unlock(4242)").await.unwrap();
     let mut applied = 0;
     for starter in starters {

@@ -4,7 +4,7 @@
 //! passes a gate, `pg_advisory_xact_lock(777)`, that a test can hold shut
 //! to stop a child at a known point.
 
-use crate::{advisory_locks, rows, value};
+use crate::{advisory_locks, rows, until, value};
 use deadpool_postgres::Pool;
 use migrate_runtime::{pool_from_url, Migrations};
 use std::io::Write;
@@ -117,21 +117,19 @@ pub async fn assert_applied_exactly_once(pool: &Pool) {
     assert!(advisory_locks(pool).await.is_empty());
 }
 
-/// Waits until a backend of `database` waits at the gate; returns its
-/// application_name and pid.
+/// Waits until a backend of `database` waits at the gate (a minute at
+/// most); returns its application_name and pid.
 pub async fn at_the_gate(pool: &Pool) -> (String, String) {
-    loop {
-        let waiting = rows(
-            pool,
-            "SELECT application_name, pid FROM pg_stat_activity WHERE datname = current_database() \
-             AND wait_event_type = 'Lock' AND query LIKE '%pg_advisory_xact_lock(777)%'",
-        )
-        .await;
-        if let Some(row) = waiting.first() {
-            return (row[0].clone().unwrap_or_default(), row[1].clone().unwrap_or_default());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let mut waiting = Vec::new();
+    let query = "SELECT application_name, pid FROM pg_stat_activity WHERE datname = current_database() \
+                 AND wait_event_type = 'Lock' AND query LIKE '%pg_advisory_xact_lock(777)%'";
+    until("a backend waiting at the gate", Duration::from_secs(60), async || {
+        waiting = rows(pool, query).await;
+        !waiting.is_empty()
+    })
+    .await;
+    let row = &waiting[0];
+    (row[0].clone().unwrap_or_default(), row[1].clone().unwrap_or_default())
 }
 
 /// A connection of the test that holds the gate shut.

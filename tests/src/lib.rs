@@ -9,6 +9,7 @@ use deadpool_postgres::Pool;
 use migrate_runtime::Migrations;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use throwaway_pg::Cluster;
 
 pub fn cluster() -> &'static Cluster {
@@ -50,6 +51,19 @@ pub async fn rows(pool: &Pool, sql: &str) -> Vec<Vec<Option<String>>> {
 /// The first value of the first row.
 pub async fn value(pool: &Pool, sql: &str) -> String {
     rows(pool, sql).await[0][0].clone().unwrap_or_default()
+}
+
+/// Polls `check`, pausing 10 ms between polls, until it holds; panics
+/// after `limit`, saying it waited for `what`.
+pub async fn until(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let polls = async {
+        while !check().await {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    if tokio::time::timeout(limit, polls).await.is_err() {
+        panic!("waited {limit:?} for {what}");
+    }
 }
 
 /// Advisory locks held or awaited in this pool's database (`pg_locks` is
@@ -124,14 +138,24 @@ impl Logs {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 
-    /// Returns once a line containing `needle` has been logged.
+    /// Returns once a line containing `needle` has been logged; panics with
+    /// the log after a minute.
     pub async fn wait_for(&self, needle: &str) {
-        loop {
-            let written = self.1.notified();
-            if self.text().contains(needle) {
-                return;
+        let logged = async {
+            loop {
+                let written = self.1.notified();
+                if self.text().contains(needle) {
+                    return;
+                }
+                written.await;
             }
-            written.await;
+        };
+        let limit = Duration::from_secs(60);
+        if tokio::time::timeout(limit, logged).await.is_err() {
+            panic!(
+                "waited {limit:?} for a log line containing {needle:?}; logged so far:\n{}",
+                self.text()
+            );
         }
     }
 }
