@@ -6,9 +6,14 @@
 use deadpool_postgres::Pool;
 use migrate_runtime::testing::TestDatabase;
 use migrate_runtime::{embed_migrations, Migrations};
+use migrate_tests::children::{line_after, output};
 use migrate_tests::{migrations, rows, value};
 use std::process::{Command, Output};
+use std::time::Duration;
 use throwaway_pg::{Cluster, Options};
+
+/// How long a child test process may take.
+const LIMIT: Duration = Duration::from_secs(300);
 
 static EXAMPLE: Migrations = embed_migrations!("../migrations");
 
@@ -253,13 +258,11 @@ async fn processes_starting_at_once_build_the_template_once_and_reuse_it() {
         .map(|_| run_self(&[test, "--exact"], &cluster.url("postgres")))
         .collect();
     for child in children {
-        let out = child.wait_with_output().unwrap();
+        let out = output(child, test, LIMIT);
         assert!(out.status.success(), "{}", text(&out));
         assert!(text(&out).contains("1 passed"), "{}", text(&out));
     }
-    let out = run_self(&[test, "--exact"], &cluster.url("postgres"))
-        .wait_with_output()
-        .unwrap();
+    let out = output(run_self(&[test, "--exact"], &cluster.url("postgres")), test, LIMIT);
     assert!(out.status.success(), "{}", text(&out));
 
     let log = log(&cluster);
@@ -309,9 +312,7 @@ async fn a_failing_test_keeps_its_database_and_says_where() {
         "panics_after_writing_evidence",
         "returns_an_error_after_writing_evidence",
     ] {
-        let out = run_self(&[test, "--exact", "--ignored"], &admin)
-            .wait_with_output()
-            .unwrap();
+        let out = output(run_self(&[test, "--exact", "--ignored"], &admin), test, LIMIT);
         let text = text(&out);
         assert!(!out.status.success(), "{text}");
         assert!(text.contains("deliberate failure"), "{text}");
@@ -340,9 +341,11 @@ async fn a_failing_test_keeps_its_database_and_says_where() {
 #[tokio::test]
 async fn many_parallel_tests_stay_under_a_low_max_connections() {
     let cluster = server(&[("max_connections", "20")]);
-    let out = run_self(&["capped_", "--test-threads", "12"], &cluster.url("postgres"))
-        .wait_with_output()
-        .unwrap();
+    let out = output(
+        run_self(&["capped_", "--test-threads", "12"], &cluster.url("postgres")),
+        "the capped_ tests",
+        LIMIT,
+    );
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("12 passed"), "{}", text(&out));
     let log = log(&cluster);
@@ -364,7 +367,6 @@ async fn holds_its_server_until_killed(pool: Pool) {
 
 #[tokio::test]
 async fn a_test_process_killed_with_sigkill_stops_its_server() {
-    use std::io::BufRead;
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["holds_its_server_until_killed", "--exact", "--ignored", "--nocapture"])
         .env_remove("MIGRATE_TEST_DATABASE_URL")
@@ -372,11 +374,7 @@ async fn a_test_process_killed_with_sigkill_stops_its_server() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let url = std::io::BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("server url=").map(str::to_string))
-        .expect("the child reports its server");
+    let url = line_after(&mut child, "server url=", LIMIT);
     assert!(tokio_postgres::connect(&url, tokio_postgres::NoTls).await.is_ok());
     child.kill().unwrap();
     child.wait().unwrap();

@@ -7,8 +7,8 @@
 use crate::{advisory_locks, rows, until, value};
 use deadpool_postgres::Pool;
 use migrate_runtime::{pool_from_url, Migrations};
-use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -93,6 +93,35 @@ pub fn wait_all(children: Vec<Child>, limit: Duration) -> Vec<(bool, String)> {
         results[i] = (ok, err);
     }
     results
+}
+
+/// The output of `child`, which runs `what`; fails the test after `limit`.
+pub fn output(child: Child, what: &str, limit: Duration) -> Output {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = rx
+        .recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("{what} ran past {limit:?}"));
+    out.unwrap()
+}
+
+/// The rest of the first line of `child`'s stdout that starts with
+/// `prefix`; fails the test after `limit`.
+pub fn line_after(child: &mut Child, prefix: &str, limit: Duration) -> String {
+    let stdout = BufReader::new(child.stdout.take().expect("the child's stdout is piped"));
+    let (tx, rx) = mpsc::channel();
+    let wanted = prefix.to_string();
+    std::thread::spawn(move || {
+        let line = (stdout.lines().map_while(Result::ok)).find_map(|l| l.strip_prefix(&wanted).map(str::to_string));
+        let _ = tx.send(line);
+    });
+    match rx.recv_timeout(limit) {
+        Ok(Some(line)) => line,
+        Ok(None) => panic!("the child's stdout ended without a line starting {prefix:?}"),
+        Err(_) => panic!("waited {limit:?} for the child to print a line starting {prefix:?}"),
+    }
 }
 
 /// Every migration recorded once, and its effect happened once.
