@@ -23,6 +23,7 @@ pub mod repeatable;
 pub mod source;
 pub mod split;
 pub mod squash;
+pub mod statement;
 
 pub use checksum::{checksum, to_hex};
 pub use diagnostic::{Diagnostic, Severity};

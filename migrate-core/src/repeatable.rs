@@ -2,11 +2,11 @@
 //! grants) that run again whenever their content changes, after every
 //! versioned file, in name order.
 
-use crate::checks::Words;
 use crate::diagnostic::Diagnostic;
 use crate::lint::{Finding, Lint};
 use crate::name;
 use crate::source::{check_as, CheckedFile};
+use crate::statement::{StatementKind, Words};
 use std::path::{Path, PathBuf};
 
 /// The sub-folder of the migrations folder that holds repeatable files.
@@ -146,7 +146,7 @@ pub(crate) fn lint(src: &str, w: &Words, dropped: &mut Vec<String>) -> Option<Fi
         ""
     };
     let kind = format!("{materialized}{}", w.words[kind_at].0.to_ascii_uppercase());
-    let name_at = if w.is(kind_at, "INDEX") && w.is(kind_at + 1, "CONCURRENTLY") {
+    let name_at = if matches!(StatementKind::of(w), StatementKind::CreateIndexConcurrently { .. }) {
         kind_at + 2
     } else {
         kind_at + 1

@@ -1,6 +1,6 @@
 //! Checks one migration file's content and describes what to embed.
 
-use crate::checks::{self, Words};
+use crate::checks;
 use crate::checksum::checksum;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::directive::{self, Directive, Problem};
@@ -8,13 +8,15 @@ use crate::lexer::{LexError, TokenKind};
 use crate::lint::{self, Lint};
 use crate::position::line_col;
 use crate::split::split;
+use crate::statement::{StatementKind, Words};
 
 /// A statement of a checked file: its byte range in the text (BOM
-/// dropped). `position::line_col` gives its line and column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// dropped), and its kind. `position::line_col` gives its line and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatementSpan {
     pub start: usize,
     pub end: usize,
+    pub kind: StatementKind,
 }
 
 /// A file that passed every check.
@@ -190,8 +192,10 @@ pub(crate) fn check_as(
         );
     }
 
+    let mut kinds = Vec::with_capacity(split.statements.len());
     for statement in &split.statements {
         let words = Words::of(text, &split.tokens, statement);
+        kinds.push(StatementKind::of(&words));
         // Computed only for an error: counting lines per statement is
         // quadratic in a large file (a squashed history).
         let position = || at(statement.start);
@@ -269,9 +273,11 @@ pub(crate) fn check_as(
     let statements = split
         .statements
         .iter()
-        .map(|s| StatementSpan {
+        .zip(kinds)
+        .map(|(s, kind)| StatementSpan {
             start: s.start,
             end: s.end,
+            kind,
         })
         .collect();
     Ok(CheckedFile {
@@ -522,6 +528,24 @@ mod tests {
         assert!(
             late.iter().any(|e| e.contains("must come before the first statement")),
             "{late:?}"
+        );
+    }
+
+    #[test]
+    fn each_statement_carries_its_kind() {
+        let sql = "-- migrate: no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);\nCALL p();\nVACUUM;";
+        let file = check_source("f", None, sql.as_bytes()).unwrap();
+        let kinds: Vec<StatementKind> = file.statements.into_iter().map(|s| s.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                StatementKind::CreateIndexConcurrently {
+                    index: Some("i".into()),
+                    table: Some("t".into())
+                },
+                StatementKind::Procedural,
+                StatementKind::Atomic
+            ]
         );
     }
 

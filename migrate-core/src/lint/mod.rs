@@ -4,9 +4,9 @@
 mod rules;
 pub mod summary;
 
-use crate::checks::Words;
 use crate::lexer::{Token, TokenKind};
 use crate::split::Statement;
+use crate::statement::{StatementKind, Words};
 
 pub use rules::header_number_mismatch::header;
 
@@ -107,6 +107,7 @@ pub(crate) struct Context<'a> {
     pub stmt: &'a Statement,
     /// The statement's words outside parentheses.
     pub words: Words<'a>,
+    pub kind: StatementKind,
     pub state: &'a FileState,
 }
 
@@ -263,11 +264,13 @@ impl<'a> Context<'a> {
 
 /// Lints one statement.
 pub fn statement(src: &str, tokens: &[Token], stmt: &Statement, state: &mut FileState) -> Vec<Finding> {
+    let words = Words::of(src, tokens, stmt);
     let cx = Context {
         src,
         tokens,
         stmt,
-        words: Words::of(src, tokens, stmt),
+        kind: StatementKind::of(&words),
+        words,
         state,
     };
     let mut found = Vec::new();

@@ -3,6 +3,7 @@
 
 use super::created_kind;
 use crate::lint::{Context, Finding, Lint};
+use crate::statement::StatementKind;
 
 pub(crate) fn check(cx: &Context, found: &mut Vec<Finding>) {
     if let Some((kind, k, materialized)) = created_kind(cx) {
@@ -17,7 +18,7 @@ fn create(cx: &Context, kind: &str, k: usize, materialized: bool, found: &mut Ve
     match kind {
         "TABLE" | "SEQUENCE" | "SCHEMA" | "EXTENSION" | "INDEX" => {
             let mut name_at = k + 1;
-            if kind == "INDEX" && w.is(name_at, "CONCURRENTLY") {
+            if matches!(cx.kind, StatementKind::CreateIndexConcurrently { .. }) {
                 name_at += 1;
             }
             if cx.if_not_exists(name_at) {
