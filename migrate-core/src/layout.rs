@@ -9,7 +9,7 @@
 //! `checksum: [u8; 32]`. Statement record: `start: u32`, `end: u32`, byte
 //! offsets in the file's text after the BOM.
 
-use crate::folder::SourceMigration;
+use crate::files::SourceMigration;
 
 pub const ENTRY_LEN: usize = 8 + 4 + 4 + 4 + 1 + 32;
 pub const STATEMENT_LEN: usize = 8;

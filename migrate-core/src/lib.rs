@@ -11,6 +11,7 @@ pub mod checksum;
 pub mod diagnostic;
 pub mod directive;
 pub mod down;
+pub mod files;
 pub mod folder;
 pub mod history_digest;
 pub mod layout;
@@ -27,6 +28,7 @@ pub mod statement;
 
 pub use checksum::{checksum, to_hex};
 pub use diagnostic::{Diagnostic, Severity};
-pub use folder::{load_dir, Baseline, Folder, SourceMigration};
+pub use files::{CheckedFile, FileKind, SourceDown, SourceMigration, SourceRepeatable, StatementSpan};
+pub use folder::{load_dir, Baseline, Folder};
 pub use history_digest::history_digest;
-pub use source::{check_source, CheckedFile, StatementSpan};
+pub use source::{check_as, check_source};

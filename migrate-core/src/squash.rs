@@ -2,7 +2,7 @@
 //! with `-- migrate: squashes FROM-NNN` and replaces those versions.
 
 use crate::diagnostic::Diagnostic;
-use crate::folder::SourceMigration;
+use crate::files::SourceMigration;
 
 /// The build-time rules of a squashed file: its range ends at its own
 /// version, and it is the folder's first file.
