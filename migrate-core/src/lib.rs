@@ -1,6 +1,7 @@
 //! The pure core of the migration system: file naming, a lexer and
-//! statement splitter that agree with psql, the checks every migration file
-//! must pass, and checksums. No I/O but reading the migrations folder.
+//! statement splitter that agree with psql, the kind of each statement, the
+//! checks every migration file must pass, and checksums. No I/O but reading
+//! the migrations folder.
 //!
 //! Used by `embed_migrations!` at build time and by `migrate check` at run
 //! time, so both apply exactly the same rules.
