@@ -1,9 +1,10 @@
 //! Valid files of every tricky construct compile, and are embedded byte for
 //! byte (a leading BOM apart) with the statements psql would send.
 
-use migrate_runtime::{embed_migrations, Migrations};
+use migrate_runtime::{embed_migrations, Migrations, Statement, StatementKind};
 
 static TRICKY: Migrations = embed_migrations!("fixtures/tricky");
+static KINDS: Migrations = embed_migrations!("fixtures/kinds");
 
 #[test]
 fn every_file_is_embedded_byte_for_byte() {
@@ -63,4 +64,65 @@ fn directives_and_checksums_are_embedded() {
         crlf.checksum(),
         migrate_core::checksum(&crlf.sql().replace("\r\n", "\n"))
     );
+}
+
+type Described = Vec<(usize, &'static str, StatementKind)>;
+
+fn described(statements: impl Iterator<Item = Statement>) -> Described {
+    statements.map(|s| (s.offset(), s.text(), s.kind())).collect()
+}
+
+/// Every file of `m` with its statements: versioned, down, repeatable.
+fn files(m: Migrations) -> Vec<(String, &'static str, Described)> {
+    let versioned = m
+        .iter()
+        .map(|m| (m.file_name().to_string(), m.sql(), described(m.statements())));
+    let downs = m
+        .iter()
+        .filter_map(|m| m.down())
+        .map(|d| (d.file_name(), d.sql(), described(d.statements())));
+    let repeatables = m
+        .repeatables()
+        .map(|r| (r.file_name().to_string(), r.sql(), described(r.statements())));
+    versioned.chain(downs).chain(repeatables).collect()
+}
+
+#[test]
+fn the_macro_embeds_what_from_dir_reads() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (embedded, dir) in [(&TRICKY, "fixtures/tricky"), (&KINDS, "fixtures/kinds")] {
+        let read = Migrations::from_dir(&root.join(dir)).unwrap();
+        assert_eq!(files(*embedded), files(read), "{dir}");
+    }
+}
+
+#[test]
+fn downs_and_repeatables_are_embedded_with_the_kinds_of_their_statements() {
+    let index = StatementKind::CreateIndexConcurrently {
+        index: Some("Items_Name".into()),
+        table: Some("public.items".into()),
+    };
+    let m = KINDS.find("002_index.sql").unwrap();
+    let kinds: Vec<StatementKind> = m.statements().map(|s| s.kind()).collect();
+    assert_eq!(kinds, [index, StatementKind::ReindexConcurrently]);
+
+    let down = KINDS.iter().next().unwrap().down().unwrap();
+    assert_eq!(down.file_name(), "001_items.down.sql");
+    assert!(down.sql().starts_with("-- migrate: allow"), "the BOM is dropped");
+    assert_eq!(
+        described(down.statements()),
+        [
+            (38, "DROP TABLE IF EXISTS items;", StatementKind::Atomic),
+            (
+                67,
+                "DO $$ BEGIN RAISE NOTICE 'dropped'; END $$;",
+                StatementKind::Procedural
+            ),
+        ]
+    );
+    assert_eq!(down.statements().nth(1).unwrap().line_col(), (3, 1));
+
+    let repeatable = KINDS.repeatables().next().unwrap();
+    let kinds: Vec<StatementKind> = repeatable.statements().map(|s| s.kind()).collect();
+    assert_eq!(kinds, [StatementKind::Atomic, StatementKind::Procedural]);
 }

@@ -322,22 +322,10 @@ async fn a_debug_build_warns_loudly_about_files_it_did_not_embed() {
     let folder = tempfile::tempdir().unwrap();
     std::fs::write(folder.path().join("001_a.sql"), "SELECT 1;").unwrap();
     let built = migrate_core::load_dir(folder.path(), "migrations").unwrap();
-    let packed = migrate_core::layout::pack(&built.migrations).unwrap();
+    let packed = migrate_core::layout::pack(&built).unwrap();
     std::fs::write(folder.path().join("002_added_after_build.sql"), "SELECT 2;").unwrap();
-    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
-    let embedded: &'static Embedded = Box::leak(Box::new(Embedded {
-        text: leak(packed.text),
-        names: leak(packed.names),
-        index: packed.index.leak(),
-        statements: packed.statements.leak(),
-        digest: migrate_core::history_digest::of_migrations(&built.migrations),
-        source_dir: Some(leak(folder.path().to_string_lossy().into_owned())),
-        downs: &[],
-        irreversible: &[],
-        repeatables: &[],
-        squashes: None,
-        replaced: &[],
-    }));
+    let source_dir: &'static str = Box::leak(folder.path().to_string_lossy().into_owned().into_boxed_str());
+    let embedded: &'static Embedded = Embedded::leak(packed, Some(source_dir));
     let (_, _, pool) = fresh().await;
     let (logs, _guard) = Logs::capture();
     Migrations::__embedded(embedded).run(&pool).await.unwrap();

@@ -164,7 +164,7 @@ fn write(
     file_name: &str,
     text: &str,
     replaced: &[&SourceMigration],
-    downs: &[migrate_core::down::SourceDown],
+    downs: &[migrate_core::SourceDown],
 ) -> Result<(), String> {
     let temporary = dir.join(format!(".{file_name}.tmp"));
     std::fs::write(&temporary, text).map_err(|e| format!("cannot write {}: {e}", temporary.display()))?;

@@ -1,48 +1,7 @@
 //! Statement-level rules: what a migration file may not contain.
 
-use crate::lexer::{Token, TokenKind};
-use crate::split::Statement;
-
-/// The words of a statement outside parentheses. Keywords compare
-/// without regard to case; quoted identifiers keep their quotes, so they
-/// never match a keyword.
-pub struct Words<'a> {
-    pub words: Vec<(&'a str, &'a Token)>,
-}
-
-impl<'a> Words<'a> {
-    pub fn of(src: &'a str, tokens: &'a [Token], statement: &Statement) -> Self {
-        let mut depth = 0usize;
-        let mut words = Vec::new();
-        for token in &tokens[statement.tokens.clone()] {
-            match token.kind {
-                TokenKind::OpenParen => depth += 1,
-                TokenKind::CloseParen => depth = depth.saturating_sub(1),
-                TokenKind::Word | TokenKind::QuotedIdent if depth == 0 => words.push((token.text(src), token)),
-                _ => {}
-            }
-        }
-        Words { words }
-    }
-
-    /// Whether word `i` is `keyword` (given in uppercase).
-    pub fn is(&self, i: usize, keyword: &str) -> bool {
-        self.words.get(i).is_some_and(|(w, _)| w.eq_ignore_ascii_case(keyword))
-    }
-
-    pub fn starts_with(&self, keywords: &[&str]) -> bool {
-        keywords.iter().enumerate().all(|(i, k)| self.is(i, k))
-    }
-
-    pub fn contains(&self, keyword: &str) -> bool {
-        self.find(keyword).is_some()
-    }
-
-    /// Position of `keyword` among the words, if present.
-    pub fn find(&self, keyword: &str) -> Option<usize> {
-        self.words.iter().position(|(w, _)| w.eq_ignore_ascii_case(keyword))
-    }
-}
+use crate::statement::StatementKind;
+pub use crate::statement::Words;
 
 /// The transaction-control command a statement is, if any.
 pub fn transaction_control(w: &Words) -> Option<&'static str> {
@@ -89,47 +48,45 @@ pub fn copy_stream(w: &Words) -> Option<&'static str> {
 
 /// The command, if the statement cannot run inside a transaction block.
 pub fn needs_no_transaction(w: &Words) -> Option<&'static str> {
-    let index_at = if w.is(1, "UNIQUE") { 2 } else { 1 };
+    let kind = StatementKind::of(w);
     let only = |words: usize| w.words.len() == words;
-    Some(
-        if w.is(0, "CREATE") && w.is(index_at, "INDEX") && w.is(index_at + 1, "CONCURRENTLY") {
-            "CREATE INDEX CONCURRENTLY"
-        } else if w.starts_with(&["DROP", "INDEX", "CONCURRENTLY"]) {
-            "DROP INDEX CONCURRENTLY"
-        } else if w.is(0, "REINDEX") && w.find("CONCURRENTLY").is_some_and(|p| p <= 2) {
-            "REINDEX ... CONCURRENTLY"
-        } else if w.starts_with(&["REINDEX", "DATABASE"]) {
-            "REINDEX DATABASE"
-        } else if w.starts_with(&["REINDEX", "SYSTEM"]) {
-            "REINDEX SYSTEM"
-        } else if w.is(0, "VACUUM") {
-            "VACUUM"
-        } else if w.is(0, "CLUSTER") && (only(1) || (only(2) && w.is(1, "VERBOSE"))) {
-            "CLUSTER (without a table)"
-        } else if w.starts_with(&["CREATE", "DATABASE"]) {
-            "CREATE DATABASE"
-        } else if w.starts_with(&["DROP", "DATABASE"]) {
-            "DROP DATABASE"
-        } else if w.starts_with(&["CREATE", "TABLESPACE"]) {
-            "CREATE TABLESPACE"
-        } else if w.starts_with(&["DROP", "TABLESPACE"]) {
-            "DROP TABLESPACE"
-        } else if w.starts_with(&["CREATE", "SUBSCRIPTION"]) {
-            "CREATE SUBSCRIPTION"
-        } else if w.starts_with(&["DROP", "SUBSCRIPTION"]) {
-            "DROP SUBSCRIPTION"
-        } else if w.starts_with(&["ALTER", "SYSTEM"]) {
-            "ALTER SYSTEM"
-        } else if w.starts_with(&["ALTER", "DATABASE"]) && w.is(3, "SET") && w.is(4, "TABLESPACE") {
-            "ALTER DATABASE ... SET TABLESPACE"
-        } else if w.starts_with(&["ALTER", "TABLE"]) && w.contains("DETACH") && w.contains("CONCURRENTLY") {
-            "ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY"
-        } else if w.starts_with(&["DISCARD", "ALL"]) {
-            "DISCARD ALL"
-        } else {
-            return None;
-        },
-    )
+    Some(if matches!(kind, StatementKind::CreateIndexConcurrently { .. }) {
+        "CREATE INDEX CONCURRENTLY"
+    } else if w.starts_with(&["DROP", "INDEX", "CONCURRENTLY"]) {
+        "DROP INDEX CONCURRENTLY"
+    } else if kind == StatementKind::ReindexConcurrently {
+        "REINDEX ... CONCURRENTLY"
+    } else if w.starts_with(&["REINDEX", "DATABASE"]) {
+        "REINDEX DATABASE"
+    } else if w.starts_with(&["REINDEX", "SYSTEM"]) {
+        "REINDEX SYSTEM"
+    } else if w.is(0, "VACUUM") {
+        "VACUUM"
+    } else if w.is(0, "CLUSTER") && (only(1) || (only(2) && w.is(1, "VERBOSE"))) {
+        "CLUSTER (without a table)"
+    } else if w.starts_with(&["CREATE", "DATABASE"]) {
+        "CREATE DATABASE"
+    } else if w.starts_with(&["DROP", "DATABASE"]) {
+        "DROP DATABASE"
+    } else if w.starts_with(&["CREATE", "TABLESPACE"]) {
+        "CREATE TABLESPACE"
+    } else if w.starts_with(&["DROP", "TABLESPACE"]) {
+        "DROP TABLESPACE"
+    } else if w.starts_with(&["CREATE", "SUBSCRIPTION"]) {
+        "CREATE SUBSCRIPTION"
+    } else if w.starts_with(&["DROP", "SUBSCRIPTION"]) {
+        "DROP SUBSCRIPTION"
+    } else if w.starts_with(&["ALTER", "SYSTEM"]) {
+        "ALTER SYSTEM"
+    } else if w.starts_with(&["ALTER", "DATABASE"]) && w.is(3, "SET") && w.is(4, "TABLESPACE") {
+        "ALTER DATABASE ... SET TABLESPACE"
+    } else if w.starts_with(&["ALTER", "TABLE"]) && w.contains("DETACH") && w.contains("CONCURRENTLY") {
+        "ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY"
+    } else if w.starts_with(&["DISCARD", "ALL"]) {
+        "DISCARD ALL"
+    } else {
+        return None;
+    })
 }
 
 /// How to replace a psql meta-command, by name.
@@ -198,6 +155,7 @@ mod tests {
                 "REINDEX (VERBOSE) TABLE CONCURRENTLY t;",
                 Some("REINDEX ... CONCURRENTLY"),
             ),
+            ("REINDEX (CONCURRENTLY) TABLE t;", Some("REINDEX ... CONCURRENTLY")),
             ("REINDEX TABLE t;", None),
             ("vacuum analyze t;", Some("VACUUM")),
             ("CLUSTER;", Some("CLUSTER (without a table)")),

@@ -1,22 +1,12 @@
 //! Down files: `NNN_name.down.sql` beside `NNN_name.sql` reverts it.
 
 use crate::diagnostic::Diagnostic;
-use crate::folder::SourceMigration;
-use crate::source::{check_source, CheckedFile};
+use crate::files::{FileKind, SourceDown, SourceMigration};
+use crate::source::check_as;
 use std::path::PathBuf;
 
 /// The suffix that marks a down file.
 pub const SUFFIX: &str = ".down.sql";
-
-/// A down file that passed every check, for the migration of `version`.
-#[derive(Debug, Clone)]
-pub struct SourceDown {
-    pub version: u64,
-    /// `NNN_name.down.sql`.
-    pub file_name: String,
-    pub path: PathBuf,
-    pub file: CheckedFile,
-}
 
 /// Whether `file_name` names a down file.
 pub fn is_down(file_name: &str) -> bool {
@@ -68,7 +58,7 @@ pub fn check(
                 continue;
             }
         };
-        let file = match check_source(&shown(&file_name), None, &bytes) {
+        let file = match check_as(&shown(&file_name), None, &bytes, FileKind::Down) {
             Ok(file) => file,
             Err(found) => {
                 problems.extend(found);

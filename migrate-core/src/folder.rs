@@ -2,21 +2,13 @@
 
 use crate::baseline;
 use crate::diagnostic::Diagnostic;
-use crate::down::{self, SourceDown};
+use crate::down;
+use crate::files::{SourceDown, SourceMigration, SourceRepeatable};
 use crate::name;
-use crate::repeatable::{self, SourceRepeatable};
-use crate::source::{check_source, CheckedFile};
+use crate::repeatable;
+use crate::source::check_source;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// A migration file that passed every check.
-#[derive(Debug, Clone)]
-pub struct SourceMigration {
-    pub version: u64,
-    pub file_name: String,
-    pub path: PathBuf,
-    pub file: CheckedFile,
-}
 
 /// What a folder holds: its valid migrations in version order, and every
 /// problem found. The folder is usable only when `problems` is empty.

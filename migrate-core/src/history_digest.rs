@@ -4,7 +4,7 @@
 //! of every row.
 
 use crate::checksum::to_hex;
-use crate::folder::SourceMigration;
+use crate::files::SourceMigration;
 use crate::pg_hash::hashtextextended;
 
 /// PostgreSQL's `hashtextextended` ([`crate::pg_hash`]) of one line per

@@ -1,6 +1,7 @@
 //! The pure core of the migration system: file naming, a lexer and
-//! statement splitter that agree with psql, the checks every migration file
-//! must pass, and checksums. No I/O but reading the migrations folder.
+//! statement splitter that agree with psql, the kind of each statement, the
+//! checks every migration file must pass, and checksums. No I/O but reading
+//! the migrations folder.
 //!
 //! Used by `embed_migrations!` at build time and by `migrate check` at run
 //! time, so both apply exactly the same rules.
@@ -11,6 +12,7 @@ pub mod checksum;
 pub mod diagnostic;
 pub mod directive;
 pub mod down;
+pub mod files;
 pub mod folder;
 pub mod history_digest;
 pub mod layout;
@@ -23,9 +25,11 @@ pub mod repeatable;
 pub mod source;
 pub mod split;
 pub mod squash;
+pub mod statement;
 
 pub use checksum::{checksum, to_hex};
 pub use diagnostic::{Diagnostic, Severity};
-pub use folder::{load_dir, Baseline, Folder, SourceMigration};
+pub use files::{CheckedFile, FileKind, SourceDown, SourceMigration, SourceRepeatable, StatementSpan};
+pub use folder::{load_dir, Baseline, Folder};
 pub use history_digest::history_digest;
-pub use source::{check_source, CheckedFile, StatementSpan};
+pub use source::{check_as, check_source};

@@ -2,24 +2,14 @@
 //! grants) that run again whenever their content changes, after every
 //! versioned file, in name order.
 
-use crate::checks::Words;
 use crate::diagnostic::Diagnostic;
-use crate::lint::{Finding, Lint};
+use crate::files::{FileKind, SourceRepeatable};
 use crate::name;
-use crate::source::{check_as, CheckedFile};
+use crate::source::check_as;
 use std::path::{Path, PathBuf};
 
 /// The sub-folder of the migrations folder that holds repeatable files.
 pub const FOLDER: &str = "repeatable";
-
-/// A repeatable file that passed every check.
-#[derive(Debug, Clone)]
-pub struct SourceRepeatable {
-    /// `repeatable/NAME.sql`, as recorded in the tracking table.
-    pub file_name: String,
-    pub path: PathBuf,
-    pub file: CheckedFile,
-}
 
 /// Loads `dir/repeatable/*.sql` in name order; no folder means no files.
 /// Other files and sub-folders are ignored, as in the migrations folder.
@@ -67,7 +57,7 @@ pub fn load(dir: &Path, shown_as: &str) -> (Vec<SourceRepeatable>, Vec<Diagnosti
                 continue;
             }
         };
-        match check_as(&shown, None, &bytes, true) {
+        match check_as(&shown, None, &bytes, FileKind::Repeatable) {
             Ok(file) => {
                 let before = problems.len();
                 for (set, directive) in [
@@ -94,124 +84,4 @@ pub fn load(dir: &Path, shown_as: &str) -> (Vec<SourceRepeatable>, Vec<Diagnosti
         }
     }
     (files, problems)
-}
-
-/// The idempotency lint: a `CREATE` that fails the second time the file
-/// runs, neither `CREATE OR REPLACE`, nor `IF NOT EXISTS`, nor preceded by a
-/// `DROP ... IF EXISTS` of the same name. `dropped` collects the names
-/// dropped so far in the file.
-pub(crate) fn lint(src: &str, w: &Words, dropped: &mut Vec<String>) -> Option<Finding> {
-    let (first, _) = w.words.first()?;
-    let name_after = |i: usize| -> Option<String> {
-        let (_, token) = w.words.get(i)?;
-        let rest = &src[token.start..];
-        let end = rest
-            .find(|c: char| c.is_whitespace() || matches!(c, '(' | ',' | ';'))
-            .unwrap_or(rest.len());
-        Some(rest[..end].to_ascii_lowercase())
-    };
-    if first.eq_ignore_ascii_case("DROP") {
-        if let Some(at) = w.find("EXISTS").filter(|&i| i > 0 && w.is(i - 1, "IF")) {
-            dropped.extend(name_after(at + 1));
-        }
-        return None;
-    }
-    if !first.eq_ignore_ascii_case("CREATE") || w.starts_with(&["CREATE", "OR", "REPLACE"]) {
-        return None;
-    }
-    if w.find("EXISTS")
-        .is_some_and(|i| i > 1 && w.is(i - 1, "NOT") && w.is(i - 2, "IF"))
-    {
-        return None;
-    }
-    let kind_at = (1..w.words.len()).find(|&i| {
-        ![
-            "UNIQUE",
-            "TEMP",
-            "TEMPORARY",
-            "UNLOGGED",
-            "MATERIALIZED",
-            "RECURSIVE",
-            "CONSTRAINT",
-            "DEFAULT",
-            "TRUSTED",
-            "PROCEDURAL",
-        ]
-        .iter()
-        .any(|m| w.is(i, m))
-    })?;
-    let materialized = if (1..kind_at).any(|i| w.is(i, "MATERIALIZED")) {
-        "MATERIALIZED "
-    } else {
-        ""
-    };
-    let kind = format!("{materialized}{}", w.words[kind_at].0.to_ascii_uppercase());
-    let name_at = if w.is(kind_at, "INDEX") && w.is(kind_at + 1, "CONCURRENTLY") {
-        kind_at + 2
-    } else {
-        kind_at + 1
-    };
-    if name_after(name_at).is_some_and(|n| dropped.contains(&n)) {
-        return None;
-    }
-    let replaceable = [
-        "VIEW",
-        "FUNCTION",
-        "PROCEDURE",
-        "TRIGGER",
-        "RULE",
-        "AGGREGATE",
-        "TRANSFORM",
-        "LANGUAGE",
-    ];
-    let fix = if replaceable.contains(&kind.as_str()) {
-        format!("write `CREATE OR REPLACE {kind} ...`")
-    } else {
-        format!("put `DROP {kind} IF EXISTS ...` before it")
-    };
-    Some(Finding {
-        lint: Lint::NonIdempotent,
-        offset: w.words[0].1.start,
-        message: format!("`CREATE {kind}` in a repeatable file fails when the file runs again after a change"),
-        help: fix,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::source::check_as;
-
-    fn lints(sql: &str) -> Vec<String> {
-        check_as("m/repeatable/v.sql", None, sql.as_bytes(), true)
-            .unwrap()
-            .warnings
-            .iter()
-            .map(|d| d.to_string())
-            .collect()
-    }
-
-    #[test]
-    fn asks_for_idempotent_forms() {
-        assert_eq!(lints("CREATE VIEW v AS SELECT 1;").len(), 1);
-        assert!(lints("CREATE VIEW v AS SELECT 1;")[0].contains("CREATE OR REPLACE VIEW"));
-        assert!(lints("CREATE OR REPLACE VIEW v AS SELECT 1;").is_empty());
-        assert!(lints("DROP VIEW IF EXISTS v;\nCREATE VIEW v AS SELECT 1;").is_empty());
-        assert!(
-            lints("DROP MATERIALIZED VIEW IF EXISTS public.m;\nCREATE MATERIALIZED VIEW public.m AS SELECT 1;")
-                .is_empty()
-        );
-        assert_eq!(lints("DROP VIEW IF EXISTS w;\nCREATE VIEW v AS SELECT 1;").len(), 1);
-        assert!(lints("GRANT SELECT ON t TO PUBLIC;").is_empty());
-        assert!(lints("-- migrate: allow(non-idempotent)\nCREATE VIEW v AS SELECT 1;").is_empty());
-    }
-
-    #[test]
-    fn versioned_files_do_not_get_the_lint() {
-        let file = crate::check_source("m/001_v.sql", None, b"CREATE VIEW v AS SELECT 1;").unwrap();
-        assert!(
-            file.warnings.iter().all(|w| !w.message.contains("non-idempotent")),
-            "{:?}",
-            file.warnings
-        );
-    }
 }

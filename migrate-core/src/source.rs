@@ -1,57 +1,31 @@
 //! Checks one migration file's content and describes what to embed.
 
-use crate::checks::{self, Words};
+use crate::checks;
 use crate::checksum::checksum;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::directive::{self, Directive, Problem};
+use crate::files::{CheckedFile, FileKind, StatementSpan};
 use crate::lexer::{LexError, TokenKind};
 use crate::lint::{self, Lint};
 use crate::position::line_col;
 use crate::split::split;
-
-/// A statement of a checked file: its byte range in the text (BOM
-/// dropped). `position::line_col` gives its line and column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StatementSpan {
-    pub start: usize,
-    pub end: usize,
-}
-
-/// A file that passed every check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckedFile {
-    /// The file's text with a leading BOM dropped, otherwise byte for byte.
-    pub text: String,
-    /// Whether the file started with a UTF-8 BOM (3 bytes).
-    pub bom: bool,
-    pub checksum: [u8; 32],
-    pub no_transaction: bool,
-    /// `-- migrate: irreversible`: `down` refuses to revert it.
-    pub irreversible: bool,
-    /// `-- migrate: squashes FROM-THROUGH`: the versions this file replaces.
-    pub squashes: Option<(u64, u64)>,
-    /// `-- migrate: replaces FILE` lines: the files a squashed file replaces.
-    pub replaces: Vec<String>,
-    pub statements: Vec<StatementSpan>,
-    /// Lint findings that no `allow` silenced.
-    pub warnings: Vec<Diagnostic>,
-}
+use crate::statement::{StatementKind, Words};
 
 const BOM: &str = "\u{feff}";
 
-/// Checks `bytes`, the content of the file shown to the user as `file`
-/// whose version (when known) is `version`. Returns every problem found,
-/// not only the first.
+/// Checks `bytes`, the content of the versioned file shown to the user as
+/// `file` whose version (when known) is `version`. Returns every problem
+/// found, not only the first.
 pub fn check_source(file: &str, version: Option<u64>, bytes: &[u8]) -> Result<CheckedFile, Vec<Diagnostic>> {
-    check_as(file, version, bytes, false)
+    check_as(file, version, bytes, FileKind::Versioned)
 }
 
-/// [`check_source`], plus the lints of a repeatable file when `repeatable`.
-pub(crate) fn check_as(
+/// [`check_source`] for a file of any kind, with the lints of that kind.
+pub fn check_as(
     file: &str,
     version: Option<u64>,
     bytes: &[u8],
-    repeatable: bool,
+    kind: FileKind,
 ) -> Result<CheckedFile, Vec<Diagnostic>> {
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
@@ -190,8 +164,10 @@ pub(crate) fn check_as(
         );
     }
 
+    let mut kinds = Vec::with_capacity(split.statements.len());
     for statement in &split.statements {
         let words = Words::of(text, &split.tokens, statement);
+        kinds.push(StatementKind::of(&words));
         // Computed only for an error: counting lines per statement is
         // quadratic in a large file (a squashed history).
         let position = || at(statement.start);
@@ -236,20 +212,12 @@ pub(crate) fn check_as(
         findings.extend(lint::header(text, &split.tokens, first_statement, version).map(|f| (None, f)));
     }
     let mut state = lint::FileState::default();
-    let mut dropped = Vec::new();
     for (i, statement) in split.statements.iter().enumerate() {
         findings.extend(
-            lint::statement(text, &split.tokens, statement, &mut state)
+            lint::statement(text, &split.tokens, statement, kind, &mut state)
                 .into_iter()
-                // In a repeatable file the idempotency lint below asks for
-                // `IF NOT EXISTS` or what replaces it (`OR REPLACE`, a `DROP`).
-                .filter(|f| !repeatable || f.lint != Lint::MissingIfNotExists)
                 .map(|f| (Some(i), f)),
         );
-        if repeatable {
-            let words = Words::of(text, &split.tokens, statement);
-            findings.extend(crate::repeatable::lint(text, &words, &mut dropped).map(|f| (Some(i), f)));
-        }
     }
     let warnings = findings
         .into_iter()
@@ -269,9 +237,11 @@ pub(crate) fn check_as(
     let statements = split
         .statements
         .iter()
-        .map(|s| StatementSpan {
+        .zip(kinds)
+        .map(|(s, kind)| StatementSpan {
             start: s.start,
             end: s.end,
+            kind,
         })
         .collect();
     Ok(CheckedFile {
@@ -522,6 +492,24 @@ mod tests {
         assert!(
             late.iter().any(|e| e.contains("must come before the first statement")),
             "{late:?}"
+        );
+    }
+
+    #[test]
+    fn each_statement_carries_its_kind() {
+        let sql = "-- migrate: no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);\nCALL p();\nVACUUM;";
+        let file = check_source("f", None, sql.as_bytes()).unwrap();
+        let kinds: Vec<StatementKind> = file.statements.into_iter().map(|s| s.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                StatementKind::CreateIndexConcurrently {
+                    index: Some("i".into()),
+                    table: Some("t".into())
+                },
+                StatementKind::Procedural,
+                StatementKind::Atomic
+            ]
         );
     }
 

@@ -2,7 +2,7 @@
 //! with `-- migrate: squashes FROM-NNN` and replaces those versions.
 
 use crate::diagnostic::Diagnostic;
-use crate::folder::SourceMigration;
+use crate::files::SourceMigration;
 
 /// The build-time rules of a squashed file: its range ends at its own
 /// version, and it is the folder's first file.
@@ -88,7 +88,7 @@ pub fn plain_sql(
     let mut body = String::with_capacity(kept.len());
     let mut copied = 0;
     for statement in &split.statements {
-        let words = crate::checks::Words::of(&kept, &split.tokens, statement);
+        let words = crate::statement::Words::of(&kept, &split.tokens, statement);
         let text = statement.text(&kept);
         let local = if words.is(0, "SET") && !words.is(1, "LOCAL") && !words.is(1, "SESSION") {
             Some(format!("SET LOCAL{}", &text[3..]))

@@ -3,7 +3,7 @@
 use migrate_core::{layout, Diagnostic, Folder};
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{quote, quote_spanned};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One `compile_error!` per problem, all pointing at the folder argument.
 pub fn errors(problems: &[Diagnostic], span: Span) -> TokenStream {
@@ -29,41 +29,23 @@ fn warning(diagnostic: &Diagnostic, span: Span) -> TokenStream {
 /// read with `include_str!`, so editing or removing either makes cargo
 /// rebuild the caller even without a build script.
 pub fn migrations(folder: &Folder, dir: &Path, warnings: &[Diagnostic], span: Span) -> TokenStream {
-    let packed = match layout::pack(&folder.migrations) {
+    let packed = match layout::pack(folder) {
         Ok(packed) => packed,
         Err(e) => return errors(&[Diagnostic::error(dir.to_string_lossy(), e)], span),
     };
-    let paths = folder.migrations.iter().map(|m| m.path.to_string_lossy().into_owned());
-    let names = &packed.names;
-    let index = Literal::byte_string(&packed.index);
-    let statements = Literal::byte_string(&packed.statements);
-    let digest = migrate_core::history_digest::of_migrations(&folder.migrations);
+    let migrations = section(&packed.migrations, folder.migrations.iter().map(|m| &m.path));
+    let downs = section(&packed.downs, folder.downs.iter().map(|d| &d.path));
+    let repeatables = section(&packed.repeatables, folder.repeatables.iter().map(|r| &r.path));
+    let digest = packed.digest;
     let dir = dir.to_string_lossy();
     let warnings = warnings.iter().map(|w| warning(w, span));
     let baseline = folder.baseline.as_ref().map(|b| {
         let path = b.path.to_string_lossy();
         quote! { const _: &str = ::core::include_str!(#path); }
     });
-    let downs = folder.downs.iter().map(|d| {
-        let (version, path) = (d.version, d.path.to_string_lossy());
-        quote! { (#version, ::core::include_str!(#path)) }
-    });
-    let irreversible = folder
-        .migrations
-        .iter()
-        .filter(|m| m.file.irreversible)
-        .map(|m| m.version);
-    let repeatables = folder.repeatables.iter().map(|r| {
-        let (name, path) = (&r.file_name, r.path.to_string_lossy());
-        let checksum = r.file.checksum;
-        quote! { (#name, ::core::include_str!(#path), [#(#checksum),*]) }
-    });
-    let replaced = folder
-        .migrations
-        .first()
-        .map(|m| m.file.replaces.clone())
-        .unwrap_or_default();
-    let squashes = match folder.migrations.first().and_then(|m| m.file.squashes) {
+    let irreversible = &packed.irreversible;
+    let replaced = &packed.replaced;
+    let squashes = match packed.squashes {
         Some((from, through)) => quote! { ::core::option::Option::Some((#from, #through)) },
         None => quote! { ::core::option::Option::None },
     };
@@ -71,18 +53,33 @@ pub fn migrations(folder: &Folder, dir: &Path, warnings: &[Diagnostic], span: Sp
         #(#warnings)*
         #baseline
         const EMBEDDED: &::migrate_runtime::__private::Embedded = &::migrate_runtime::__private::Embedded {
-            text: ::core::concat!(#(::core::include_str!(#paths)),*),
-            names: #names,
-            index: #index,
-            statements: #statements,
+            migrations: #migrations,
+            downs: #downs,
+            repeatables: #repeatables,
             digest: #digest,
             source_dir: if ::core::cfg!(debug_assertions) { ::core::option::Option::Some(#dir) } else { ::core::option::Option::None },
-            downs: &[#(#downs),*],
             irreversible: &[#(#irreversible),*],
-            repeatables: &[#(#repeatables),*],
             squashes: #squashes,
             replaced: &[#(#replaced),*],
         };
         ::migrate_runtime::Migrations::__embedded(EMBEDDED)
     }}
+}
+
+/// A `Section` whose text is the `include_str!` of each of its files, at
+/// `paths`, which the packed text equals.
+fn section<'a>(packed: &layout::Section, paths: impl Iterator<Item = &'a PathBuf>) -> TokenStream {
+    let paths = paths.map(|p| p.to_string_lossy().into_owned());
+    let (names, objects) = (&packed.names, &packed.objects);
+    let index = Literal::byte_string(&packed.index);
+    let statements = Literal::byte_string(&packed.statements);
+    quote! {
+        ::migrate_runtime::__private::Section {
+            text: ::core::concat!(#(::core::include_str!(#paths)),*),
+            names: #names,
+            index: #index,
+            statements: #statements,
+            objects: #objects,
+        }
+    }
 }

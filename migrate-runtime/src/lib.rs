@@ -50,8 +50,9 @@ pub mod testing;
 pub use connector::{libpq_env, redact_url, SettingsError, SslMode, TlsError};
 #[doc(hidden)]
 pub use embedded::__private;
-pub use embedded::{Migration, Migrations, Repeatable, Statement};
+pub use embedded::{Down, Migration, Migrations, Repeatable, Statement};
 pub use error::{BlockedError, Blocker, Error, MigrationError};
+pub use migrate_core::statement::StatementKind;
 pub use migrate_core::Diagnostic;
 pub use plan::{AppliedRow, Entry, Plan, Policies, Policy, State};
 pub use pool::pool_from_url;

@@ -4,9 +4,10 @@
 mod rules;
 pub mod summary;
 
-use crate::checks::Words;
+use crate::files::FileKind;
 use crate::lexer::{Token, TokenKind};
 use crate::split::Statement;
+use crate::statement::{StatementKind, Words};
 
 pub use rules::header_number_mismatch::header;
 
@@ -28,8 +29,7 @@ pub enum Lint {
     Renaming,
     BlockingMaintenance,
     ExplicitLock,
-    /// In a repeatable file: a `CREATE` that fails when the file runs again
-    /// (the rule lives in `crate::repeatable`, which only those files use).
+    /// In a repeatable file: a `CREATE` that fails when the file runs again.
     NonIdempotent,
 }
 
@@ -98,6 +98,8 @@ pub struct FileState {
     not_valid_constraints: Vec<String>,
     /// Tables on which this file already ran `VALIDATE CONSTRAINT`.
     validated_tables: Vec<String>,
+    /// Names a repeatable file dropped `IF EXISTS`, lowercase as written.
+    dropped: Vec<String>,
 }
 
 /// One statement, as every rule sees it.
@@ -107,6 +109,9 @@ pub(crate) struct Context<'a> {
     pub stmt: &'a Statement,
     /// The statement's words outside parentheses.
     pub words: Words<'a>,
+    pub kind: StatementKind,
+    /// The kind of file the statement is in.
+    pub file: FileKind,
     pub state: &'a FileState,
 }
 
@@ -261,28 +266,35 @@ impl<'a> Context<'a> {
     }
 }
 
-/// Lints one statement.
-pub fn statement(src: &str, tokens: &[Token], stmt: &Statement, state: &mut FileState) -> Vec<Finding> {
+/// Lints one statement of a file of kind `file`.
+pub fn statement(src: &str, tokens: &[Token], stmt: &Statement, file: FileKind, state: &mut FileState) -> Vec<Finding> {
+    let words = Words::of(src, tokens, stmt);
     let cx = Context {
         src,
         tokens,
         stmt,
-        words: Words::of(src, tokens, stmt),
+        kind: StatementKind::of(&words),
+        words,
+        file,
         state,
     };
     let mut found = Vec::new();
     for rule in rules::STATEMENT_RULES {
         rule(&cx, &mut found);
     }
+    let order = |l: Lint| Lint::ALL.iter().position(|x| *x == l);
+    found.sort_by_key(|f| (f.offset, order(f.lint)));
+    // After the sort: its finding follows the statement's others.
+    rules::non_idempotent::check(&cx, &mut found);
     let created = cx.created_table();
     let constraints = rules::constraint_without_not_valid::remember(&cx);
+    let dropped = rules::non_idempotent::dropped(&cx);
     if let Some(table) = created {
         state.created_tables.push(table);
     }
     state.not_valid_constraints.extend(constraints.not_valid);
     state.validated_tables.extend(constraints.validated);
-    let order = |l: Lint| Lint::ALL.iter().position(|x| *x == l);
-    found.sort_by_key(|f| (f.offset, order(f.lint)));
+    state.dropped.extend(dropped);
     found
 }
 
@@ -297,7 +309,7 @@ pub(crate) mod tests {
         let mut state = FileState::default();
         s.statements
             .iter()
-            .flat_map(|st| statement(sql, &s.tokens, st, &mut state))
+            .flat_map(|st| statement(sql, &s.tokens, st, FileKind::Versioned, &mut state))
             .map(|f| f.lint.name())
             .collect()
     }

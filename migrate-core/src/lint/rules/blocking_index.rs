@@ -3,11 +3,12 @@
 
 use super::created_kind;
 use crate::lint::{Context, Finding, Lint};
+use crate::statement::StatementKind;
 
 pub(crate) fn check(cx: &Context, found: &mut Vec<Finding>) {
-    let Some((kind, k, _)) = created_kind(cx) else { return };
+    let Some((kind, _, _)) = created_kind(cx) else { return };
     let w = &cx.words;
-    if kind != "INDEX" || w.is(k + 1, "CONCURRENTLY") {
+    if kind != "INDEX" || matches!(cx.kind, StatementKind::CreateIndexConcurrently { .. }) {
         return;
     }
     let Some(on) = w.find("ON") else { return };

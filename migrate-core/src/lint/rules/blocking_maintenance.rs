@@ -2,6 +2,7 @@
 //! `CONCURRENTLY` hold a lock that stops the application while they run.
 
 use crate::lint::{Context, Finding, Lint};
+use crate::statement::StatementKind;
 
 pub(crate) fn check(cx: &Context, found: &mut Vec<Finding>) {
     let w = &cx.words;
@@ -16,7 +17,7 @@ pub(crate) fn check(cx: &Context, found: &mut Vec<Finding>) {
             "`CLUSTER` rewrites the table under an ACCESS EXCLUSIVE lock",
             "compact and reorder the table outside a migration with `pg_repack`",
         )
-    } else if w.is(0, "REINDEX") && !any("CONCURRENTLY") {
+    } else if w.is(0, "REINDEX") && cx.kind != StatementKind::ReindexConcurrently {
         (
             "`REINDEX` without `CONCURRENTLY` blocks writes to the table, and reads that use the index",
             "write `REINDEX ... CONCURRENTLY` in a file that starts with `-- migrate: no-transaction`",
@@ -50,6 +51,7 @@ mod tests {
     fn the_safe_recipe_is_silent() {
         assert!(lints("REINDEX INDEX CONCURRENTLY i;").is_empty());
         assert!(lints("REINDEX (CONCURRENTLY) TABLE t;").is_empty());
+        assert!(lints("REINDEX (VERBOSE) SCHEMA CONCURRENTLY s;").is_empty());
         assert!(lints("VACUUM (ANALYZE) t;").is_empty());
     }
 }

@@ -2,9 +2,16 @@
 //! migration runs again.
 
 use super::created_kind;
+use crate::files::FileKind;
 use crate::lint::{Context, Finding, Lint};
+use crate::statement::StatementKind;
 
 pub(crate) fn check(cx: &Context, found: &mut Vec<Finding>) {
+    // In a repeatable file `non-idempotent` asks for `IF NOT EXISTS` or
+    // what replaces it (`OR REPLACE`, a `DROP`).
+    if cx.file == FileKind::Repeatable {
+        return;
+    }
     if let Some((kind, k, materialized)) = created_kind(cx) {
         create(cx, &kind, k, materialized, found);
     } else if cx.words.starts_with(&["ALTER", "TABLE"]) {
@@ -17,7 +24,7 @@ fn create(cx: &Context, kind: &str, k: usize, materialized: bool, found: &mut Ve
     match kind {
         "TABLE" | "SEQUENCE" | "SCHEMA" | "EXTENSION" | "INDEX" => {
             let mut name_at = k + 1;
-            if kind == "INDEX" && w.is(name_at, "CONCURRENTLY") {
+            if matches!(cx.kind, StatementKind::CreateIndexConcurrently { .. }) {
                 name_at += 1;
             }
             if cx.if_not_exists(name_at) {

@@ -16,6 +16,7 @@ pub(super) mod foreign_key_without_on_delete;
 pub(super) mod header_number_mismatch;
 pub(super) mod missing_if_exists;
 pub(super) mod missing_if_not_exists;
+pub(super) mod non_idempotent;
 pub(super) mod renaming;
 pub(super) mod setting_not_null;
 
