@@ -9,7 +9,7 @@ const C: (&str, &str) = ("003_c.sql", "CREATE TABLE IF NOT EXISTS c (id int);");
 
 fn validation(e: Error) -> Vec<String> {
     match e {
-        Error::Validation(problems) => problems,
+        Error::Validation(invalid) => invalid.problems.into_iter().map(|p| p.message).collect(),
         other => panic!("expected a validation error, got {other}"),
     }
 }

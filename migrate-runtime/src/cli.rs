@@ -17,7 +17,7 @@
 //! [`TargetArgs`] and [`crate::fanout`].
 
 use crate::fanout::{self, Operation, Summary, Target, TargetReport};
-use crate::{Error, LockMode, RevertScope, RevertStep, Runner, Timeouts};
+use crate::{Error, LockMode, Plan, RepeatableState, RevertScope, RevertStep, Runner, State, Timeouts};
 use deadpool_postgres::Pool;
 use migrate_core::directive::{parse_timeout, Timeout, DURATION_HELP};
 use std::io::IsTerminal;
@@ -467,6 +467,68 @@ fn duration(text: &str) -> Result<Timeout, String> {
     parse_timeout(text).map_err(|e| format!("{e}; {DURATION_HELP}"))
 }
 
+impl Plan {
+    /// The `status` table: version, file, state, applied at, duration.
+    pub fn render(&self) -> String {
+        let mut lines = vec![[
+            "VERSION".into(),
+            "FILE".into(),
+            "STATE".into(),
+            "APPLIED AT".into(),
+            "DURATION".into(),
+        ]];
+        for e in &self.entries {
+            let state = match &e.state {
+                State::Applied => "applied",
+                State::Unrecorded => "applied (no checksum yet)",
+                State::Changed { .. } => "changed",
+                State::Renamed { .. } => "renamed",
+                State::Pending => "pending",
+                State::Missing => "missing",
+                State::Future => "future",
+                State::Squashed => "applied (squashed)",
+            };
+            let row = e.row.as_ref();
+            lines.push([
+                e.version.map(|v| format!("{v:03}")).unwrap_or_else(|| "?".into()),
+                e.file_name.clone(),
+                state.to_string(),
+                row.and_then(|r| r.applied_at.clone()).unwrap_or_default(),
+                row.and_then(|r| r.duration_ms)
+                    .map(|d| format!("{d} ms"))
+                    .unwrap_or_default(),
+            ]);
+        }
+        for r in &self.repeatables {
+            let row = r.row.as_ref();
+            lines.push([
+                "R".into(),
+                r.repeatable.file_name().to_string(),
+                match r.state {
+                    RepeatableState::Current => "current",
+                    RepeatableState::Outdated => "outdated",
+                    RepeatableState::New => "new",
+                }
+                .into(),
+                row.and_then(|r| r.applied_at.clone()).unwrap_or_default(),
+                row.and_then(|r| r.duration_ms)
+                    .map(|d| format!("{d} ms"))
+                    .unwrap_or_default(),
+            ]);
+        }
+        let widths: Vec<usize> = (0..5)
+            .map(|c| lines.iter().map(|l| l[c].chars().count()).max().unwrap_or(0))
+            .collect();
+        lines
+            .iter()
+            .map(|l| {
+                let cells: Vec<String> = l.iter().zip(&widths).map(|(cell, w)| format!("{cell:w$}")).collect();
+                cells.join("  ").trim_end().to_string() + "\n"
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -569,6 +631,7 @@ mod tests {
             sql: sql.into(),
             from_stored_sql,
             stored_differs: stored_differs.map(String::from),
+            statements: Vec::new(),
         };
         let shown = revert_preview(&[
             step(

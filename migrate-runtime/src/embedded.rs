@@ -157,21 +157,6 @@ impl Migrations {
     pub fn squashes(&self) -> Option<(u64, u64)> {
         self.data.squashes
     }
-
-    /// A runner with default options; see [`Runner`](crate::Runner).
-    pub fn runner(&self) -> crate::Runner {
-        crate::Runner::new(*self)
-    }
-
-    /// Applies every pending migration; see [`Runner::run`](crate::Runner::run).
-    #[inline(never)]
-    pub fn run<'a>(
-        &'a self,
-        pool: &'a deadpool_postgres::Pool,
-    ) -> impl std::future::Future<Output = Result<crate::Report, crate::Error>> + Send + 'a {
-        let runner = self.runner();
-        crate::runner::boxed(async move { runner.run_here(pool).await })
-    }
 }
 
 impl std::fmt::Debug for Migrations {

@@ -29,38 +29,43 @@
 
 #![warn(missing_docs)]
 
+// The modules form layers; each uses only those of the layers below it
+// (`tests/layers.rs` checks): `sql`, `connector`, `embedded`, `report`;
+// `plan`; `error`; `session` (connecting, the server, the tracking
+// table); `lock` (advisory lock and lease); `apply` (the one executor);
+// `runner`; `ops`, `fanout`; `cli`, `testing`.
+mod apply;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod connector;
 mod embedded;
 mod error;
 pub mod fanout;
+mod lock;
 mod ops;
 mod plan;
-mod pool;
-mod repeatable;
 mod report;
-mod revert;
 mod runner;
-mod squash;
-mod table;
+mod session;
+mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use apply::Timeouts;
 pub use connector::{libpq_env, redact_url, SettingsError, SslMode, TlsError};
 #[doc(hidden)]
 pub use embedded::__private;
 pub use embedded::{Down, Migration, Migrations, Repeatable, Statement};
 pub use error::{BlockedError, Blocker, Error, MigrationError};
+pub use lock::LockMode;
 pub use migrate_core::statement::StatementKind;
 pub use migrate_core::Diagnostic;
-pub use plan::{AppliedRow, Entry, Plan, Policies, Policy, State};
-pub use pool::pool_from_url;
-pub use repeatable::{RepeatableEntry, RepeatableState};
+pub use ops::{RevertScope, RevertStep, Reverted};
+pub use plan::{AppliedRow, Entry, Invalid, Mismatch, Plan, Policies, Policy, RepeatableEntry, RepeatableState, State};
 pub use report::{Applied, Report};
-pub use revert::{RevertScope, RevertStep, Reverted};
-pub use runner::{lock_key, LockMode, Runner, Timeouts};
-pub use table::TableName;
+pub use runner::{lock_key, Runner};
+pub use session::pool_from_url;
+pub use sql::TableName;
 
 /// Embeds a folder of migrations, checked at compile time:
 /// `static MIGRATIONS: Migrations = embed_migrations!("migrations");`

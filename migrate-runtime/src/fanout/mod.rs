@@ -20,9 +20,9 @@
 //! ```
 
 mod budget;
-mod summary;
 mod targets;
 
+pub use crate::error::{Outcome, Summary, Target, TargetReport};
 use crate::{Error, Runner};
 use budget::Budget;
 use deadpool_postgres::Pool;
@@ -30,10 +30,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
-pub use summary::{Outcome, Summary, TargetReport};
 #[cfg(feature = "cli")]
 pub(crate) use targets::exact_schema;
-pub use targets::{read_url_file, schemas_like, Target};
+pub use targets::{read_url_file, schemas_like};
 use tracing::Instrument;
 
 /// How many targets run at once and what happens on failure.
@@ -93,7 +92,7 @@ impl Operation {
                 0 => Outcome::UpToDate,
                 n => Outcome::Checked(format!("would apply {n} migration(s)")),
             },
-            Operation::Status => Outcome::Checked(summary::status_line(&runner.status(pool).await?)),
+            Operation::Status => Outcome::Checked(crate::error::status_line(&runner.status(pool).await?)),
             Operation::Verify => {
                 let applied = runner.verify(pool).await?.applied_and_embedded();
                 Outcome::Checked(format!("{applied} applied migration(s) match their files"))
@@ -198,7 +197,7 @@ async fn one(
             runner.clone().schema(schema).create_schema(options.create_schemas),
             None,
         ),
-        Target::Database(url) => match crate::pool_from_url(url, 1) {
+        Target::Database(url) => match crate::session::pool_from_url(url, 1) {
             Ok(pool) => (runner.clone(), Some(pool)),
             Err(e) => return Outcome::Failed(e),
         },
@@ -211,75 +210,4 @@ async fn one(
     let outcome = operation.on(&runner, pool).await.unwrap_or_else(Outcome::Failed);
     drop(permit);
     outcome
-}
-
-/// `SET [LOCAL] search_path = "schema"; ` in ASCII, or empty for `None`.
-pub(crate) fn search_path(schema: Option<&str>, local: bool) -> String {
-    match schema {
-        Some(schema) => {
-            let scope = if local { "LOCAL " } else { "" };
-            format!("SET {scope}search_path = {}; ", ascii_ident(schema))
-        }
-        None => String::new(),
-    }
-}
-
-/// A quoted identifier in ASCII without `;`: settings sent before a file
-/// must keep their length in characters (error positions) and their count
-/// of statements. Other characters become `U&"..."` escapes.
-fn ascii_ident(name: &str) -> String {
-    if name.chars().all(|c| (' '..='~').contains(&c) && c != ';') {
-        return crate::table::quote_ident(name);
-    }
-    let mut out = String::from("U&\"");
-    for c in name.chars() {
-        match c {
-            'a'..='z' | 'A'..='Z' | '0'..='9' | '_' => out.push(c),
-            c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\{:04X}", c as u32)),
-            c => out.push_str(&format!("\\+{:06X}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Fails unless `schema` exists, telling how to create it.
-pub(crate) async fn require_schema(client: &tokio_postgres::Client, schema: &str) -> Result<(), Error> {
-    let sql = format!(
-        "SELECT count(*) FROM pg_namespace WHERE nspname = {}",
-        crate::table::quote_literal(schema)
-    );
-    let found = crate::runner::query::messages(client, &sql)
-        .await
-        .map_err(Error::db(format!("looking up the schema {schema}")))?
-        .iter()
-        .any(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(r) if r.get(0) == Some("1")));
-    if found {
-        return Ok(());
-    }
-    Err(Error::Refused(format!(
-        "the schema {} does not exist in this database; create it, or let the runner create it \
-         (`Runner::create_schema(true)`, or `--create-schemas`)",
-        crate::table::quote_ident(schema)
-    )))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn search_path_settings_stay_ascii_without_semicolons() {
-        assert_eq!(search_path(None, true), "");
-        assert_eq!(
-            search_path(Some("tenant_42"), true),
-            "SET LOCAL search_path = \"tenant_42\"; "
-        );
-        assert_eq!(
-            search_path(Some("Big \"One\""), false),
-            "SET search_path = \"Big \"\"One\"\"\"; "
-        );
-        assert_eq!(ascii_ident("a;b"), "U&\"a\\003Bb\"");
-        assert_eq!(ascii_ident("kundé\u{1F600}"), "U&\"kund\\00E9\\+01F600\"");
-    }
 }

@@ -2,53 +2,11 @@
 //! listed in a file.
 
 use crate::connector::Connector;
-use crate::table::quote_literal;
-use crate::{redact_url, Error};
+use crate::error::Target;
+use crate::sql::quote_literal;
+use crate::Error;
 use deadpool_postgres::Pool;
-use std::fmt;
 use std::path::Path;
-
-/// One place the migrations go. `Display` and `Debug` show a database's
-/// URL through [`redact_url`], never its password.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Target {
-    /// A schema of the pool's database, by name as the catalog spells it.
-    Schema(String),
-    /// A database, by URL or libpq key=value string.
-    Database(String),
-}
-
-impl fmt::Debug for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Target::Schema(name) => f.debug_tuple("Schema").field(name).finish(),
-            Target::Database(url) => f.debug_tuple("Database").field(&redact_url(url)).finish(),
-        }
-    }
-}
-
-impl Target {
-    /// The server the target lives on, for the connection budget.
-    pub(crate) fn server(&self) -> String {
-        match self {
-            Target::Schema(_) => String::new(),
-            Target::Database(url) => match Connector::config_of(url) {
-                Ok(config) => format!("{:?} {:?}", config.get_hosts(), config.get_ports()),
-                Err(_) => url.clone(),
-            },
-        }
-    }
-}
-
-impl fmt::Display for Target {
-    /// The schema name, or the URL without its password.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Target::Schema(name) => f.write_str(name),
-            Target::Database(url) => f.write_str(&redact_url(url)),
-        }
-    }
-}
 
 /// The schemas of the pool's database whose names match the SQL `LIKE`
 /// `pattern` (`%` any run, `_` one character, `\` escapes), in name order;
@@ -64,7 +22,7 @@ pub async fn schemas_like(pool: &Pool, pattern: &str) -> Result<Vec<Target>, Err
         quote_literal(pattern)
     );
     let names: Vec<Target> = client
-        .simple_query(&crate::runner::query::pinned(&sql))
+        .simple_query(&crate::session::pinned(&sql))
         .await
         .map_err(Error::db(format!("listing the schemas that match `{pattern}`")))?
         .iter()
@@ -74,7 +32,7 @@ pub async fn schemas_like(pool: &Pool, pattern: &str) -> Result<Vec<Target>, Err
         })
         .collect();
     if names.is_empty() {
-        return Err(Error::Refused(format!(
+        return Err(Error::SchemaPattern(format!(
             "no schema of this database matches `{pattern}` (SQL LIKE: `%` matches any run of characters, \
              `_` one character, `\\_` an underscore); check the pattern and the database"
         )));
@@ -87,7 +45,7 @@ pub async fn schemas_like(pool: &Pool, pattern: &str) -> Result<Vec<Target>, Err
 #[cfg(feature = "cli")]
 pub(crate) fn exact_schema(pattern: &str) -> Result<Target, Error> {
     if pattern.contains('%') || pattern.is_empty() {
-        return Err(Error::Refused(format!(
+        return Err(Error::SchemaPattern(format!(
             "--create-schemas creates the one schema the pattern names, but `{pattern}` {}; \
              name one schema (e.g. tenant_42), or drop --create-schemas to migrate the schemas that exist",
             if pattern.is_empty() {
@@ -110,7 +68,7 @@ pub(crate) fn exact_schema(pattern: &str) -> Result<Target, Error> {
 /// with `#` are skipped. Errors name the line and never show a password.
 pub fn read_url_file(file: &Path) -> Result<Vec<Target>, Error> {
     let text = std::fs::read_to_string(file)
-        .map_err(|e| Error::Refused(format!("cannot read the database URL file {}: {e}", file.display())))?;
+        .map_err(|e| Error::UrlFile(vec![format!("{}: cannot read the file: {e}", file.display())]))?;
     parse_urls(&text, &file.display().to_string())
 }
 

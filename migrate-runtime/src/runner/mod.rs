@@ -1,32 +1,24 @@
-//! Applies pending migrations; see [`Runner`].
+//! Applies pending migrations; see [`Runner`]. The runner is a builder
+//! over the layers below: it connects, takes the lock, compares the
+//! history with the migrations, and hands each change to the executor.
 
-pub(crate) mod apply;
-mod connect;
-pub(crate) mod handover;
-pub(crate) mod history;
-mod lease;
-pub(crate) mod lock;
-mod pipeline;
-pub(crate) mod query;
-pub(crate) mod script;
-mod server;
+mod squash;
 mod stale;
-mod timeouts;
-mod trust;
 
+use crate::apply::{Executor, Record, Timeouts, Unit};
+use crate::lock::{self, LockMode, Locked};
 use crate::plan::{Plan, Policies};
 use crate::report::{Applied, Report};
-use crate::table::TableName;
+use crate::session::connect;
+use crate::session::history::{self, Expected};
+use crate::session::server::Server;
+use crate::sql::TableName;
 use crate::{Error, Migrations};
 use deadpool_postgres::{Object, Pool};
-use history::Expected;
-pub use lock::LockMode;
-use server::{Engine, Server};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
-pub use timeouts::Timeouts;
+use std::time::Duration;
 
 /// How often a run reconnects after losing its connection mid-run.
 const RECONNECTS: u32 = 5;
@@ -87,7 +79,7 @@ impl Runner {
     /// The tracking table, default `schema_migrations`; may be
     /// schema-qualified (`tenant_42.schema_migrations`).
     pub fn table(mut self, name: &str) -> Result<Self, Error> {
-        self.table = name.parse().map_err(Error::Refused)?;
+        self.table = name.parse().map_err(Error::TableName)?;
         Ok(self)
     }
 
@@ -95,13 +87,9 @@ impl Runner {
     /// the tracking table becomes `<schema>.<table>`, and every file runs
     /// with `search_path` set to that schema alone, so unqualified names
     /// land in it. `run` refuses a missing schema unless
-    /// [`create_schema`](Runner::create_schema) is set. Call it after
-    /// [`table`](Runner::table), which replaces the whole name.
+    /// [`create_schema`](Runner::create_schema) is set. The schema wins
+    /// over one named by [`table`](Runner::table).
     pub fn schema(mut self, schema: &str) -> Self {
-        self.table = TableName {
-            schema: Some(schema.to_string()),
-            name: self.table.name,
-        };
         self.search_path = Some(schema.to_string());
         self
     }
@@ -184,9 +172,15 @@ impl Runner {
         &self.migrations
     }
 
-    /// The tracking table.
-    pub fn table_name(&self) -> &TableName {
-        &self.table
+    /// The tracking table, in the [`schema`](Runner::schema) when one is set.
+    pub fn table_name(&self) -> TableName {
+        match &self.search_path {
+            Some(schema) => TableName {
+                schema: Some(schema.clone()),
+                name: self.table.name.clone(),
+            },
+            None => self.table.clone(),
+        }
     }
 
     pub(crate) fn policies_in_force(&self) -> Policies {
@@ -195,11 +189,6 @@ impl Runner {
 
     pub(crate) fn target_version(&self) -> Option<u64> {
         self.target
-    }
-
-    /// The schema every file runs in, set by [`Runner::schema`].
-    pub(crate) fn search_path(&self) -> Option<&str> {
-        self.search_path.as_deref()
     }
 
     /// Waits for the server, then applies every pending migration (up to the
@@ -242,8 +231,9 @@ impl Runner {
     async fn attempt(&self, pool: &Pool, owner: &OnceLock<String>, report: &mut Report) -> Result<(), Error> {
         let client = connect::connect(pool, self.connect_timeout).await?;
         tracing::info!("Running database migrations...");
+        let table = self.table_name();
         let expected = Expected {
-            table: &self.table,
+            table: &table,
             count: self.migrations.len(),
             digest: (self.migrations.repeatables().len() == 0).then(|| self.migrations.history_digest()),
         };
@@ -266,12 +256,13 @@ impl Runner {
                 return Ok(());
             }
         } else if let (Some(schema), false) = (&self.search_path, self.create_schema) {
-            crate::fanout::require_schema(&client, schema).await?;
+            crate::session::require_schema(&client, schema).await?;
         }
         // A waiter that finds the work done when the lock is released
         // returns without taking it.
-        let owner = owner.get_or_init(lease::owner);
-        match Locked::take(client, self, pool, &read.server, owner, Some(&expected)).await? {
+        let owner = owner.get_or_init(lock::owner);
+        let options = self.lock_options(&table);
+        match Locked::take(client, &options, pool, &read.server, owner, Some(&expected)).await? {
             Some(locked) => {
                 locked
                     .hold(async |session| self.migrate(session, pool, report).await)
@@ -285,15 +276,19 @@ impl Runner {
     }
 
     async fn migrate(&self, session: &Locked, pool: &Pool, report: &mut Report) -> Result<(), Error> {
-        let client = session.client();
-        let table = &session.table;
-        let rows = history::read(client, table).await?.unwrap_or_default();
+        let rows = history::read(session.client(), &session.table)
+            .await?
+            .unwrap_or_default();
         let plan = Plan::new(&self.migrations, &rows);
         report.warnings = plan.validate(&self.policies, self.target)?;
         report.warnings.iter().for_each(|w| tracing::warn!("{w}"));
+        let mut executor = self.executor(session, pool);
 
         let unrecorded = plan.unrecorded();
-        history::adopt(client, table, &unrecorded).await?;
+        if !unrecorded.is_empty() {
+            let unit = Unit::history("the adopted checksums", Record::Adopted(&unrecorded));
+            executor.apply(&unit).await?;
+        }
         for m in unrecorded {
             tracing::info!(
                 "Adopted checksum of {} (applied by an earlier tool that stored none)",
@@ -302,10 +297,8 @@ impl Runner {
             report.adopted.push(m.file_name().to_string());
         }
 
-        let (pending, recorded) = crate::squash::settle(client, table, &plan, plan.pending(self.target)).await?;
-        if recorded.is_some() {
-            report.recorded_squash = recorded.map(|m| m.file_name().to_string());
-        }
+        let (pending, recorded) = squash::settle(&mut executor, &plan, plan.pending(self.target)).await?;
+        report.recorded_squash = recorded.map(|m| m.file_name().to_string());
         let repeatables = plan.repeatables_due(self.target);
         if pending.is_empty() && repeatables.is_empty() {
             tracing::info!("Database is up to date");
@@ -314,71 +307,58 @@ impl Runner {
         if !pending.is_empty() {
             tracing::info!("Found {} pending migration(s)", pending.len());
         }
+        let units: Vec<Unit> = pending.into_iter().map(Unit::file).collect();
         let applied_before = report.applied.len();
-        if let Err(e) = self.apply_pending(session, pool, &pending, report).await {
+        let result = executor
+            .apply_all(&units, |unit, duration| {
+                tracing::info!("Applied: {} ({} ms)", unit.name, duration.as_millis());
+                report.applied.push(Applied {
+                    file_name: unit.name.clone(),
+                    duration,
+                });
+            })
+            .await;
+        if let Err(e) = result {
             if report.applied.len() > applied_before {
-                if let Err(flush) = apply::make_durable(client, table).await {
+                if let Err(flush) = executor.make_durable().await {
                     tracing::warn!("{flush}");
                 }
             }
             return Err(e);
         }
-        session.check()?;
-        report.repeated = crate::repeatable::apply_all(client, table, self.search_path(), &repeatables).await?;
-        apply::make_durable(client, table).await?;
-        Ok(())
-    }
-
-    /// Applies `pending` in order: runs of normal files pipelined, the
-    /// others (and a file whose pipelined attempt hit `lock_timeout`) one
-    /// at a time with retries. Stops at the first failure.
-    async fn apply_pending(
-        &self,
-        session: &Locked,
-        pool: &Pool,
-        pending: &[crate::Migration],
-        report: &mut Report,
-    ) -> Result<(), Error> {
-        let mut watch = timeouts::Watch::new(pool, session.stable_session());
-        let mut rest = pending;
-        let mut applied = |file: crate::Migration, duration: Duration| {
+        for file in repeatables {
+            let duration = match executor.apply(&Unit::repeatable(file)).await {
+                Ok(duration) => duration,
+                Err(e) => {
+                    tracing::error!("Failed to apply {}", file.file_name());
+                    return Err(e);
+                }
+            };
             tracing::info!("Applied: {} ({} ms)", file.file_name(), duration.as_millis());
-            report.applied.push(Applied {
+            report.repeated.push(Applied {
                 file_name: file.file_name().to_string(),
                 duration,
             });
-        };
-        while !rest.is_empty() {
-            session.check()?;
-            let run = rest
-                .iter()
-                .take_while(|f| !f.no_transaction() && !session.engine().statementwise())
-                .count();
-            if run > 1 {
-                match pipeline::apply(session, &rest[..run], &self.timeouts, &mut applied).await {
-                    Ok(()) => {
-                        rest = &rest[run..];
-                        continue;
-                    }
-                    Err((failed, e)) => {
-                        rest = &rest[failed..];
-                        if !timeouts::lock_timed_out(&e) {
-                            tracing::error!("Failed to apply {}", rest[0].file_name());
-                            return Err(e);
-                        }
-                    }
-                }
-            }
-            let file = rest[0];
-            let started = Instant::now();
-            if let Err(e) = timeouts::apply(&mut watch, session, file, &self.timeouts).await {
-                tracing::error!("Failed to apply {}", file.file_name());
-                return Err(e);
-            }
-            applied(file, started.elapsed());
-            rest = &rest[1..];
         }
-        Ok(())
+        executor.make_durable().await
+    }
+
+    /// How this runner takes the lock for `table`.
+    fn lock_options<'a>(&'a self, table: &'a TableName) -> lock::Options<'a> {
+        lock::Options {
+            table,
+            mode: self.lock_mode,
+            lease: self.lease,
+            poll_max: self.lock_poll_max,
+            wait: self.lock_wait,
+            search_path: self.search_path.as_deref(),
+            trusted_owners: &self.trusted_owners,
+        }
+    }
+
+    /// The executor for the writes on `session`, under this runner's timeouts.
+    pub(crate) fn executor<'s>(&self, session: &'s Locked, pool: &'s Pool) -> Executor<'s> {
+        Executor::new(session, pool, self.timeouts)
     }
 
     /// Takes the lock on a connection of `pool`, for the operations that
@@ -388,13 +368,29 @@ impl Runner {
         let client = connect::connect(pool, self.connect_timeout).await?;
         let server = Server::probe(&client).await?;
         server.refuse_read_only()?;
-        let locked = Locked::take(client, self, pool, &server, &lease::owner(), None).await?;
+        let table = self.table_name();
+        let options = self.lock_options(&table);
+        let locked = Locked::take(client, &options, pool, &server, &lock::owner(), None).await?;
         Ok(locked.expect("taken: waiting ends only with the lock"))
     }
 
     /// A connection to read with.
     pub(crate) async fn connect(&self, pool: &Pool) -> Result<Object, Error> {
         connect::connect(pool, self.connect_timeout).await
+    }
+}
+
+impl Migrations {
+    /// A runner with default options; see [`Runner`].
+    pub fn runner(&self) -> Runner {
+        Runner::new(*self)
+    }
+
+    /// Applies every pending migration; see [`Runner::run`].
+    #[inline(never)]
+    pub fn run<'a>(&'a self, pool: &'a Pool) -> impl Future<Output = Result<Report, Error>> + Send + 'a {
+        let runner = self.runner();
+        boxed(async move { runner.run_here(pool).await })
     }
 }
 
@@ -415,179 +411,4 @@ pub(crate) fn boxed<'a, T>(
 /// `objid = key & 0xffffffff`, `objsubid = 1`.
 pub fn lock_key(table: &TableName) -> i64 {
     lock::key(table)
-}
-
-/// A connection holding the migration lock, with the tracking table
-/// qualified and present. Dropping it, on any path including panics,
-/// closes the connection instead of returning it to the pool, which
-/// releases a session lock and every session state a migration left.
-pub(crate) struct Locked {
-    client: Option<Object>,
-    pub(crate) table: TableName,
-    hold: Hold,
-    engine: Engine,
-    /// Session settings last from one transaction to the next.
-    stable: bool,
-    search_path: Option<String>,
-}
-
-/// What keeps other instances out.
-enum Hold {
-    Session(i64),
-    Lease(lease::Lease),
-    Unlocked,
-}
-
-impl Locked {
-    /// Takes the lock in `runner`'s mode; `None` when the table holds the
-    /// `done` history after a wait.
-    async fn take(
-        client: Object,
-        runner: &Runner,
-        pool: &Pool,
-        server: &Server,
-        owner: &str,
-        done: Option<&Expected<'_>>,
-    ) -> Result<Option<Locked>, Error> {
-        let engine = server.engine();
-        if engine == Engine::Citus {
-            server::refuse_citus_worker(&client, server).await?;
-        }
-        let table = history::qualify(&client, &runner.table).await?;
-        let key = lock::key(&table);
-        let lease_table = lease::table_of(&table);
-        let mut mode = runner.lock_mode;
-        // A lease chosen for the engine runs on a direct connection; one
-        // asked for, or chosen because a pooler showed, may not.
-        let mut stable = mode != LockMode::Lease;
-        if mode == LockMode::Auto {
-            mode = match lock::pre_choose(&client, engine, server.pid).await {
-                Some(why) => {
-                    tracing::info!("Using a lease as the migration lock: {why}");
-                    stable = engine.no_session_lock().is_some();
-                    LockMode::Lease
-                }
-                None => LockMode::Session,
-            };
-        }
-        let hold = loop {
-            match mode {
-                LockMode::Session | LockMode::Auto => {
-                    if !lock::acquire(&client, key, &lease_table, runner.lock_poll_max, runner.lock_wait, done).await? {
-                        return Ok(None);
-                    }
-                    if runner.lock_mode == LockMode::Auto && !lock::proven(&client, key, server.pid).await? {
-                        lock::release(&client, key).await;
-                        tracing::info!(
-                            "Using a lease as the migration lock: the session lock did not stay with this \
-                             connection's backend (a transaction pooler sits between)"
-                        );
-                        mode = LockMode::Lease;
-                        stable = false;
-                        continue;
-                    }
-                    break Hold::Session(key);
-                }
-                LockMode::Lease => {
-                    let request = lease::Request {
-                        tracking: &table,
-                        owner,
-                        length: runner.lease,
-                        poll_max: runner.lock_poll_max,
-                        wait: runner.lock_wait,
-                        key: engine.no_session_lock().is_none().then_some(key),
-                    };
-                    match request.acquire(&client, pool, done).await? {
-                        Some(lease) => break Hold::Lease(lease),
-                        None => return Ok(None),
-                    }
-                }
-                LockMode::None => {
-                    tracing::warn!("Lock mode none: no lock is taken; only one instance may migrate at a time");
-                    break Hold::Unlocked;
-                }
-            }
-        };
-        let locked = Locked {
-            client: Some(client),
-            table,
-            hold,
-            engine,
-            stable,
-            search_path: runner.search_path.clone(),
-        };
-        history::ensure(locked.client(), &locked.table).await?;
-        if let Some(schema) = &runner.search_path {
-            trust::check_schema(locked.client(), schema, &runner.trusted_owners).await?;
-        }
-        Ok(Some(locked))
-    }
-
-    pub(crate) fn client(&self) -> &tokio_postgres::Client {
-        self.client.as_ref().expect("present until drop")
-    }
-
-    /// The engine the migrations run on.
-    pub(crate) fn engine(&self) -> Engine {
-        self.engine
-    }
-
-    /// Whether session state (a `SET`, the backend pid) lasts from one
-    /// transaction to the next: not under a lease taken because a
-    /// transaction pooler showed, or asked for.
-    pub(crate) fn stable_session(&self) -> bool {
-        self.stable
-    }
-
-    /// The schema every file runs in, for a [`Runner::schema`] target.
-    pub(crate) fn search_path(&self) -> Option<&str> {
-        self.search_path.as_deref()
-    }
-
-    /// The statement each file's transaction starts with under a lease.
-    pub(crate) fn fence(&self) -> Option<String> {
-        match &self.hold {
-            Hold::Lease(lease) => Some(lease.fence()),
-            _ => None,
-        }
-    }
-
-    /// An error once the lease is known to be lost.
-    pub(crate) fn check(&self) -> Result<(), Error> {
-        match &self.hold {
-            Hold::Lease(lease) => lease.check(),
-            _ => Ok(()),
-        }
-    }
-
-    /// Runs `work` under the lock, then releases it whatever the outcome.
-    pub(crate) async fn hold<T>(self, work: impl AsyncFnOnce(&Locked) -> Result<T, Error>) -> Result<T, Error> {
-        let result = work(&self).await;
-        self.release().await;
-        result
-    }
-
-    /// Releases the lock before the connection closes, so that it is free
-    /// when the caller gets its result, not when the server notices the
-    /// closed connection.
-    async fn release(mut self) {
-        match std::mem::replace(&mut self.hold, Hold::Unlocked) {
-            Hold::Session(key) => {
-                let sql = format!("SELECT pg_advisory_unlock({key}); {}", handover::announce(key));
-                if let Err(e) = query::execute(self.client(), &sql).await {
-                    tracing::debug!("releasing the migration lock: {e}; closing the connection releases it");
-                }
-            }
-            Hold::Lease(lease) => lease.release(self.client()).await,
-            Hold::Unlocked => {}
-        }
-    }
-}
-
-impl Drop for Locked {
-    fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            drop(Object::take(client));
-        }
-    }
 }

@@ -114,7 +114,7 @@ impl Builder {
         let server = Server::get()?;
         // Building a template holds three connections.
         if self.pool_size.max(3) > server.capacity() {
-            return Err(Error::Refused(format!(
+            return Err(Error::TestDatabase(format!(
                 "a test pool of {} connections does not fit in the {} this process may use on the server \
                  (max_connections minus reserved and used ones, or MIGRATE_TEST_MAX_CONNECTIONS); use a smaller pool_size",
                 self.pool_size,

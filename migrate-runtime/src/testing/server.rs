@@ -51,7 +51,7 @@ impl Server {
                 .url("postgres"),
         };
         if !(admin_url.starts_with("postgres://") || admin_url.starts_with("postgresql://")) {
-            return Err(Error::Refused(
+            return Err(Error::TestDatabase(
                 "MIGRATE_TEST_DATABASE_URL must be a URL such as postgresql://postgres:password@localhost:5432/postgres"
                     .into(),
             ));
@@ -60,12 +60,12 @@ impl Server {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| Error::Refused(format!("cannot start the test databases' runtime: {e}")))?;
+            .map_err(|e| Error::TestDatabase(format!("cannot start the test databases' runtime: {e}")))?;
         let handle = runtime.handle().clone();
         std::thread::Builder::new()
             .name("migrate-test-databases".into())
             .spawn(move || runtime.block_on(std::future::pending::<()>()))
-            .map_err(|e| Error::Refused(format!("cannot start the test databases' thread: {e}")))?;
+            .map_err(|e| Error::TestDatabase(format!("cannot start the test databases' thread: {e}")))?;
         let admin_connector = connector.clone();
         let (admin, janitor, version, capacity) = block_on(&handle, async move {
             let admin = connect(&admin_connector).await?;
@@ -83,9 +83,9 @@ impl Server {
         })?;
         // Two spare for connections that are closing but not yet gone.
         let capacity = match std::env::var("MIGRATE_TEST_MAX_CONNECTIONS") {
-            Ok(v) => v
-                .parse()
-                .map_err(|_| Error::Refused(format!("MIGRATE_TEST_MAX_CONNECTIONS must be a number, not `{v}`")))?,
+            Ok(v) => v.parse().map_err(|_| {
+                Error::TestDatabase(format!("MIGRATE_TEST_MAX_CONNECTIONS must be a number, not `{v}`"))
+            })?,
             Err(_) => usize::try_from(capacity - 2).unwrap_or(0),
         };
         Ok(Server {
@@ -149,7 +149,7 @@ impl Server {
         self.handle
             .spawn(job)
             .await
-            .map_err(|e| Error::Refused(format!("the test database job panicked: {e}")))?
+            .map_err(|e| Error::TestDatabase(format!("the test database job panicked: {e}")))?
     }
 
     /// Tops the spares of `template` up to `count` in the background, unless
@@ -193,7 +193,7 @@ fn block_on<T: Send + 'static>(
         let _ = tx.send(job.await);
     });
     rx.recv()
-        .map_err(|_| Error::Refused("the test database job panicked".into()))?
+        .map_err(|_| Error::TestDatabase("the test database job panicked".into()))?
 }
 
 /// A connection as the admin, on the current runtime. Retries while the

@@ -7,7 +7,7 @@
 
 use super::server::Server;
 use super::Strategy;
-use crate::table::quote_literal;
+use crate::sql::quote_literal;
 use crate::{Error, Migrations};
 use std::time::{Duration, Instant};
 use tokio_postgres::error::SqlState;
@@ -44,7 +44,7 @@ fn spare_prefix(template: &str) -> String {
 /// locks the database and checks its name again, so the second one finds
 /// it gone and tries the next.
 pub(crate) async fn claim(server: &Server, template: &str, database: &str) -> Result<bool, Error> {
-    let claim = crate::table::do_block(&format!(
+    let claim = crate::sql::do_block(&format!(
         " DECLARE spare text; BEGIN
            FOR spare IN SELECT datname FROM pg_database WHERE starts_with(datname, {prefix}) ORDER BY oid LOOP
              BEGIN

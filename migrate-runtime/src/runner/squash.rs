@@ -1,11 +1,9 @@
 //! A squashed first file (`NNN_squashed.sql`, `-- migrate: squashes
 //! FROM-NNN`) on a database that may have applied the files it replaced.
 
+use crate::apply::{Executor, Record, Unit};
 use crate::plan::{Plan, State};
-use crate::runner::history;
-use crate::table::TableName;
 use crate::{Error, Migration};
-use tokio_postgres::Client;
 
 /// Decides what to do with the squashed file among `pending`, before
 /// anything runs: with no replaced version applied it runs; with every
@@ -14,8 +12,7 @@ use tokio_postgres::Client;
 /// is refused, naming what is missing. Returns what remains to
 /// apply, and the file recorded, if any.
 pub(crate) async fn settle(
-    client: &Client,
-    table: &TableName,
+    executor: &mut Executor<'_>,
     plan: &Plan,
     pending: Vec<Migration>,
 ) -> Result<(Vec<Migration>, Option<Migration>), Error> {
@@ -43,32 +40,29 @@ pub(crate) async fn settle(
         .map(|(_, f)| *f)
         .collect();
     if !missing.is_empty() {
-        return Err(Error::Refused(format!(
-            "{} replaces versions {from:03}-{through:03}, but this database applied only some of them; \
-             missing: {}. The squashed file cannot apply part of itself, so nothing was applied. \
-             Deploy a release from before the squash first, so that it applies them, then this one",
-            squashed.file_name(),
-            missing.join(", ")
-        )));
+        return Err(Error::PartialSquash {
+            file_name: squashed.file_name().to_string(),
+            from,
+            through,
+            missing: missing.join(", "),
+        });
     }
     // A hand-written squashed file without `replaces` lines: the pre-squash
     // release applied in order, so the row of its last version means all.
     if listed.is_empty() && !applied.contains(&through) {
         let newest = applied.iter().max().copied().unwrap_or(from);
-        let shown: Vec<String> = applied.iter().map(|v| format!("{v:03}")).collect();
-        return Err(Error::Refused(format!(
-            "{} replaces versions {from:03}-{through:03}, but this database applied only some of them ({}): \
-             the versions after {newest:03} through {through:03} are missing, and the squashed file cannot \
-             apply part of itself; nothing was applied. Deploy a release from before the squash first, so \
-             that it applies the missing versions, then this one",
-            squashed.file_name(),
-            shown.join(", ")
-        )));
+        return Err(Error::PartialSquash {
+            file_name: squashed.file_name().to_string(),
+            from,
+            through,
+            missing: format!("the versions after {newest:03} through {through:03}"),
+        });
     }
-    let sql = history::record(table, &squashed, "NULL");
-    crate::runner::query::execute(client, &sql)
-        .await
-        .map_err(Error::db(format!("recording {} in {table}", squashed.file_name())))?;
+    let record = Record::Applied {
+        file: squashed,
+        ran: false,
+    };
+    executor.apply(&Unit::history(squashed.file_name(), record)).await?;
     tracing::info!(
         "Recorded: {} (every version it replaces is applied; not run)",
         squashed.file_name()

@@ -1,12 +1,13 @@
 //! The session-level advisory lock that makes concurrent runs take turns,
 //! and the choice between it and the [lease](super::lease).
 
-use super::handover;
-use super::history::Expected;
-use super::query::{execute, first_value, PINNED};
-use super::server::Engine;
-use super::trust::{self, Relation};
-use crate::table::TableName;
+use crate::session::handover;
+use crate::session::history::Expected;
+use crate::session::query::{execute, first_value};
+use crate::session::server::Engine;
+use crate::session::trust::{self, Relation};
+use crate::sql::TableName;
+use crate::sql::PINNED;
 use crate::Error;
 use std::pin::Pin;
 use std::task::{Context, Poll};

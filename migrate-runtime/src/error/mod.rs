@@ -1,10 +1,18 @@
 //! What can go wrong, with enough detail to fix it without a debugger.
 
+use crate::plan::Invalid;
 use std::fmt;
 use std::time::Duration;
 
-/// An error from running or inspecting migrations.
+mod summary;
+
+pub(crate) use summary::status_line;
+pub use summary::{Outcome, Summary, Target, TargetReport};
+
+/// An error from running or inspecting migrations. Match on its kind;
+/// `Display` says what to do.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The server did not accept connections within the configured limit.
     #[error("PostgreSQL did not accept connections within {waited:?} ({attempts} attempts); last error: {last}")]
@@ -27,34 +35,24 @@ pub enum Error {
     /// without TLS. Waiting cannot fix it.
     #[error("cannot connect to PostgreSQL over TLS: {0}")]
     Tls(#[from] crate::connector::TlsError),
-    /// The history in the database does not match the migrations.
-    #[error("{}", list("the migration history does not match the migrations", .0))]
-    Validation(Vec<String>),
-    /// Lines of a `--database-urls` file that cannot be used, each as
-    /// `file:line: why`.
-    #[error("{}", list("the database URL file cannot be used", .0))]
-    UrlFile(Vec<String>),
-    /// A migration file failed; see [`MigrationError`].
-    #[error(transparent)]
-    Migration(Box<MigrationError>),
-    /// A migration file could not take its locks within the retry budget;
-    /// see [`BlockedError`].
-    #[error(transparent)]
-    Blocked(Box<BlockedError>),
-    /// A request of the operations API that cannot be honoured.
+    /// The connection pool could not be built.
+    #[error("cannot create the connection pool: {0}")]
+    Pool(String),
+    /// The server takes no writes: a standby, or read-only. Refused before
+    /// any lock or DDL.
     #[error("{0}")]
-    Refused(String),
-    /// A table or schema the runner would use could run another role's
-    /// code as the migrating role: a view, a table someone else owns or
-    /// with triggers or rules, a schema target someone else owns. Nothing
-    /// was applied; `why` says how to make it trusted.
-    #[error("refusing to use {object}: {why}")]
-    Untrusted {
-        /// The table or schema.
-        object: String,
-        /// What is wrong with it, and how to fix it.
-        why: String,
+    ReadOnly(String),
+    /// The server is a Citus worker node; migrations run on the coordinator.
+    #[error("the server at {place} is a Citus worker node; run migrations on the coordinator")]
+    CitusWorker {
+        /// Address and database.
+        place: String,
     },
+    /// This instance lost the migration lease to another one (it was
+    /// paused or cut off past the lease's expiry); it wrote nothing after
+    /// that.
+    #[error("{0}")]
+    LeaseLost(String),
     /// Another session held the migration lock (or lease) past
     /// [`Runner::lock_wait`](crate::Runner::lock_wait); nothing was applied.
     #[error(
@@ -70,18 +68,130 @@ pub enum Error {
         /// name it.
         holder: Option<String>,
     },
-    /// The server takes no writes: a standby, or read-only. Refused before
-    /// any lock or DDL.
+    /// The history in the database does not match the migrations.
+    #[error(transparent)]
+    Validation(#[from] Invalid),
+    /// A table or schema the runner would use could run another role's
+    /// code as the migrating role: a view, a table someone else owns or
+    /// with triggers or rules, a schema target someone else owns. Nothing
+    /// was applied; `why` says how to make it trusted.
+    #[error("refusing to use {object}: {why}")]
+    Untrusted {
+        /// The table or schema.
+        object: String,
+        /// What is wrong with it, and how to fix it.
+        why: String,
+    },
+    /// A tracking table name that is not `table` or `schema.table`.
     #[error("{0}")]
-    ReadOnly(String),
-    /// This instance lost the migration lease to another one (it was
-    /// paused or cut off past the lease's expiry); it recorded nothing
-    /// after that.
+    TableName(String),
+    /// An unqualified tracking table, and a search_path that names no
+    /// existing schema to put it in.
+    #[error(
+        "the search_path names no existing schema, so {table} has nowhere to live; qualify the table name \
+         (e.g. public.{table})"
+    )]
+    NoSchemaOnPath {
+        /// The tracking table's name.
+        table: String,
+    },
+    /// A [`Runner::schema`](crate::Runner::schema) target that does not exist.
+    #[error(
+        "the schema {} does not exist in this database; create it, or let the runner create it \
+         (`Runner::create_schema(true)`, or `--create-schemas`)",
+        crate::sql::quote_ident(.schema)
+    )]
+    NoSuchSchema {
+        /// The schema, as the catalog spells it.
+        schema: String,
+    },
+    /// A schema pattern that matches nothing, or that cannot name the one
+    /// schema to create.
     #[error("{0}")]
-    LeaseLost(String),
+    SchemaPattern(String),
+    /// Lines of a `--database-urls` file that cannot be used, each as
+    /// `file:line: why`, or the file that cannot be read.
+    #[error("{}", list("the database URL file cannot be used", .0))]
+    UrlFile(Vec<String>),
+    /// A `no-transaction` file for a schema target under a lease: it needs
+    /// a session setting that a transaction pooler may not keep.
+    #[error(
+        "{file_name} runs outside a transaction, so it needs search_path set for the session, but under a \
+         lease a session setting may not last (a transaction pooler may sit between): schema-qualify the \
+         names in the file (`{schema}.table`), or migrate schema {schema} over a direct connection"
+    )]
+    NeedsSession {
+        /// The file.
+        file_name: String,
+        /// The target schema.
+        schema: String,
+    },
+    /// A squashed first file on a database that applied only some of the
+    /// versions it replaces; nothing was applied.
+    #[error(
+        "{file_name} replaces versions {from:03}-{through:03}, but this database applied only some of them; \
+         missing: {missing}. The squashed file cannot apply part of itself, so nothing was applied. Deploy a \
+         release from before the squash first, so that it applies them, then this one"
+    )]
+    PartialSquash {
+        /// The squashed file.
+        file_name: String,
+        /// The first version it replaces.
+        from: u64,
+        /// The last version it replaces.
+        through: u64,
+        /// What is missing: file names, or a range of versions.
+        missing: String,
+    },
+    /// A revert that cannot run: a version in range has no down SQL, is
+    /// irreversible, or its stored down SQL differs or fails the checks.
+    /// Nothing was reverted.
+    #[error("{}\n  {fix}", list("nothing was reverted", .problems))]
+    CannotRevert {
+        /// Each problem.
+        problems: Vec<String>,
+        /// What to do about them.
+        fix: String,
+    },
+    /// A baseline that cannot be recorded; nothing was recorded.
+    #[error("cannot baseline through version {through}: {why}")]
+    CannotBaseline {
+        /// The version asked for.
+        through: u64,
+        /// Why, and what to do.
+        why: String,
+    },
+    /// `forget` of a file that has no tracking row.
+    #[error(
+        "no applied migration is named `{file_name}`{}; `forget` needs the exact file name",
+        if .close.is_empty() { String::new() } else { format!(" (did you mean {}?)", .close.join(", ")) }
+    )]
+    NotApplied {
+        /// The name given.
+        file_name: String,
+        /// Applied files with a similar name.
+        close: Vec<String>,
+    },
+    /// A migration file failed; see [`MigrationError`].
+    #[error(transparent)]
+    Migration(Box<MigrationError>),
+    /// A migration file could not take its locks within the retry budget;
+    /// see [`BlockedError`].
+    #[error(transparent)]
+    Blocked(Box<BlockedError>),
     /// Targets of a fan-out failed; the summary lists every target.
     #[error("{failed} of {all} target(s) failed:\n{summary}", failed = .0.failed().count(), all = .0.targets.len(), summary = .0)]
-    Fanout(Box<crate::fanout::Summary>),
+    Fanout(Box<Summary>),
+    /// The test databases of [`testing`](crate) could not be provided.
+    #[error("{0}")]
+    TestDatabase(String),
+    /// The server answered a query of the runner's own with something it
+    /// cannot answer with (no row where one is due).
+    #[error("{context}")]
+    UnexpectedReply {
+        /// What the runner was doing.
+        context: String,
+    },
     /// A query of the runner itself (history, lock) failed. The server's
     /// message is part of `Display`, so `source()` is `None`: a chain
     /// printer (`anyhow`'s `{:#}`) shows it once.
@@ -132,6 +242,7 @@ pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
 
 /// A migration file that failed: which statement, where, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MigrationError {
     /// The file that failed, such as `002_fix_features.sql`.
     pub file_name: String,
@@ -210,6 +321,7 @@ impl fmt::Display for MigrationError {
 /// A session that held a lock a migration waited for, as
 /// `pg_stat_activity` showed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Blocker {
     /// Its backend process id (`pg_terminate_backend(pid)` ends it).
     pub pid: i32,

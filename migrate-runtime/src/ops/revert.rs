@@ -5,13 +5,14 @@
 //! input like any file: it passes the build-time checks first, and when it
 //! differs from the embedded down file it runs only when asked.
 
+use crate::apply::{Record, Span, Unit};
+use crate::lock::Locked;
 use crate::plan::{AppliedRow, Plan};
-use crate::runner::{history, script, Locked};
-use crate::table::quote_literal;
+use crate::session::history;
 use crate::{Error, Runner};
 use deadpool_postgres::Pool;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_postgres::SimpleQueryMessage;
 
 /// How far to revert.
@@ -25,6 +26,7 @@ pub enum RevertScope {
 
 /// One version a revert undid.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Reverted {
     /// The migration file whose row was deleted, e.g. `003_add_email.sql`.
     pub file_name: String,
@@ -78,35 +80,38 @@ impl Runner {
                     })
                     .collect();
                 if !differing.is_empty() {
-                    return Err(Error::Refused(format!(
-                        "nothing was reverted:\n  - {}\n  compare them with `down --dry-run`; to run the stored SQL, \
-                         pass --use-stored (`Runner::use_stored_down_sql(true)`), or correct the row",
-                        differing.join("\n  - ")
-                    )));
+                    return Err(Error::CannotRevert {
+                        problems: differing,
+                        fix: "compare them with `down --dry-run`; to run the stored SQL, pass --use-stored \
+                              (`Runner::use_stored_down_sql(true)`), or correct the row"
+                            .to_string(),
+                    });
                 }
                 if steps.is_empty() {
                     tracing::info!("Nothing to revert");
                 }
+                let mut executor = self.executor(locked, pool);
                 let mut reverted = Vec::new();
-                let settings = crate::fanout::search_path(self.search_path(), true);
                 for step in steps {
-                    let started = Instant::now();
-                    let delete = format!(
-                        "DELETE FROM {} WHERE filename = {};",
-                        locked.table,
-                        quote_literal(&step.file_name)
-                    );
-                    let shown = down_name(&step.file_name);
-                    if let Err(e) = script::run_with(locked.client(), &shown, &settings, &step.sql, &delete).await {
-                        let source = if step.from_stored_sql {
-                            " (down SQL stored in the history)"
-                        } else {
-                            ""
-                        };
-                        tracing::error!("Failed to revert {}{source}", step.file_name);
-                        return Err(e);
-                    }
-                    let duration = started.elapsed();
+                    let unit = Unit {
+                        name: down_name(&step.file_name),
+                        sql: &step.sql,
+                        statements: step.statements.clone(),
+                        no_transaction: false,
+                        record: Record::Deleted(&step.file_name),
+                    };
+                    let duration = match executor.apply(&unit).await {
+                        Ok(duration) => duration,
+                        Err(e) => {
+                            let source = if step.from_stored_sql {
+                                " (down SQL stored in the history)"
+                            } else {
+                                ""
+                            };
+                            tracing::error!("Failed to revert {}{source}", step.file_name);
+                            return Err(e);
+                        }
+                    };
                     tracing::info!("Reverted: {} ({} ms)", step.file_name, duration.as_millis());
                     reverted.push(Reverted {
                         file_name: step.file_name,
@@ -168,38 +173,46 @@ impl Runner {
                     continue;
                 }
             };
-            if from_stored_sql {
+            let statements = if from_stored_sql {
                 let version = migrate_core::name::parse(&row.file_name, 0).ok().map(|n| n.version);
-                if let Err(problems) = migrate_core::source::check_source(
+                match migrate_core::source::check_source(
                     &format!("{} (stored in its tracking row)", down_name(&row.file_name)),
                     version,
                     sql.as_bytes(),
                 ) {
-                    refusals.extend(
-                        problems
-                            .iter()
-                            .map(|p| format!("the stored down SQL fails the checks: {p}")),
-                    );
-                    continue;
+                    Ok(checked) => checked.statements.into_iter().map(Span::from).collect(),
+                    Err(problems) => {
+                        refusals.extend(
+                            problems
+                                .iter()
+                                .map(|p| format!("the stored down SQL fails the checks: {p}")),
+                        );
+                        continue;
+                    }
                 }
-            }
+            } else {
+                let down = embedded
+                    .and_then(|m| m.down())
+                    .expect("the embedded down SQL was chosen");
+                down.statements().map(Span::from).collect()
+            };
             steps.push(RevertStep {
                 file_name: row.file_name.clone(),
                 sql,
                 from_stored_sql,
                 stored_differs,
+                statements,
             });
         }
         if refusals.is_empty() {
             Ok(steps)
         } else {
-            let mut text = "nothing was reverted; the revert needs down SQL for every version in range:".to_string();
-            for r in refusals {
-                text.push_str("\n  - ");
-                text.push_str(&r);
-            }
-            text.push_str("\n  revert to a later version, or add the missing down files and redeploy");
-            Err(Error::Refused(text))
+            Err(Error::CannotRevert {
+                problems: refusals,
+                fix: "the revert needs down SQL for every version in range: revert to a later version, or add \
+                      the missing down files and redeploy"
+                    .to_string(),
+            })
         }
     }
 }
@@ -211,6 +224,7 @@ fn down_name(file_name: &str) -> String {
 
 /// One version a revert would undo.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RevertStep {
     /// The migration file whose row would be deleted.
     pub file_name: String,
@@ -221,6 +235,7 @@ pub struct RevertStep {
     pub from_stored_sql: bool,
     /// The stored down SQL, when it differs from the embedded down file.
     pub stored_differs: Option<String>,
+    pub(crate) statements: Vec<Span>,
 }
 
 /// The down SQL stored in the tracking rows, by file name.
@@ -229,7 +244,7 @@ async fn stored_down_sql(locked: &Locked) -> Result<HashMap<String, String>, Err
         "SELECT filename, down_sql FROM {} WHERE down_sql IS NOT NULL",
         locked.table
     );
-    let messages = crate::runner::query::messages(locked.client(), &sql)
+    let messages = crate::session::query::messages(locked.client(), &sql)
         .await
         .map_err(Error::db(format!("reading the stored down SQL from {}", locked.table)))?;
     Ok(messages

@@ -1,9 +1,51 @@
 //! What happened on each target, one line each, and the totals.
 
-use super::Target;
+use super::Error;
+use crate::connector::{redact_url, Connector};
 use crate::plan::{Plan, State};
-use crate::Error;
 use std::fmt;
+
+/// One place the migrations go. `Display` and `Debug` show a database's
+/// URL through [`redact_url`], never its password.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A schema of the pool's database, by name as the catalog spells it.
+    Schema(String),
+    /// A database, by URL or libpq key=value string.
+    Database(String),
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Schema(name) => f.debug_tuple("Schema").field(name).finish(),
+            Target::Database(url) => f.debug_tuple("Database").field(&redact_url(url)).finish(),
+        }
+    }
+}
+
+impl Target {
+    /// The server the target lives on, for the connection budget.
+    pub(crate) fn server(&self) -> String {
+        match self {
+            Target::Schema(_) => String::new(),
+            Target::Database(url) => match Connector::config_of(url) {
+                Ok(config) => format!("{:?} {:?}", config.get_hosts(), config.get_ports()),
+                Err(_) => url.clone(),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    /// The schema name, or the URL without its password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Schema(name) => f.write_str(name),
+            Target::Database(url) => f.write_str(&redact_url(url)),
+        }
+    }
+}
 
 /// How one target ended.
 #[derive(Debug)]
@@ -168,7 +210,7 @@ mod tests {
                 },
                 TargetReport {
                     target: Target::Database("postgresql://u:pw@h/c".into()),
-                    outcome: Outcome::Failed(Error::Refused("no\nway".into())),
+                    outcome: Outcome::Failed(Error::SchemaPattern("no\nway".into())),
                 },
                 TargetReport {
                     target: Target::Schema("d".into()),

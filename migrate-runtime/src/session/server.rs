@@ -150,10 +150,9 @@ pub(crate) async fn refuse_citus_worker(client: &Client, server: &Server) -> Res
         Err(e) => return Err(Error::db("asking Citus whether this node is the coordinator")(e)),
     };
     match coordinator.as_deref() {
-        Some("f") => Err(Error::Refused(format!(
-            "the server at {} is a Citus worker node; run migrations on the coordinator",
-            server.place
-        ))),
+        Some("f") => Err(Error::CitusWorker {
+            place: server.place.clone(),
+        }),
         _ => Ok(()),
     }
 }

@@ -1,20 +1,18 @@
-//! Keeps a migration from stalling the application: each file runs under a
+//! Keeps a write from stalling the application: each file runs under a
 //! short `lock_timeout`, and when it cannot get a lock in time (SQLSTATE
 //! 55P03) it is tried again with a longer one, after a pause with jitter,
 //! until a total budget runs out. Who blocked is logged at each retry and
 //! named in the final error.
 
-use super::apply::{apply_statement, apply_transaction, record_statementwise};
-use super::query::first_value;
-use super::server::Engine;
-use super::Locked;
-use crate::error::{BlockedError, Blocker, MigrationError};
-use crate::table::quote_literal;
-use crate::{Error, Migration, Statement};
+use crate::error::{BlockedError, Blocker};
+use crate::session::query::first_value;
+use crate::session::server::Engine;
+use crate::sql::quote_literal;
+use crate::Error;
 use deadpool_postgres::{Object, Pool};
 use futures_util::future::{select, Either};
-use migrate_core::checks::Words;
 use migrate_core::directive::{self, Timeout};
+use migrate_core::statement::StatementKind;
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 use std::pin::pin;
@@ -116,16 +114,16 @@ impl<'a> Watch<'a> {
 
 /// The settings of one file: directives over the runner's defaults, and
 /// the schema a [`Runner::schema`](crate::Runner::schema) target migrates.
-struct Schedule {
-    first_lock: Option<Duration>,
+pub(super) struct Schedule {
+    pub(super) first_lock: Option<Duration>,
     statement: Option<Duration>,
     options: Timeouts,
-    search_path: Option<String>,
+    pub(super) search_path: Option<String>,
 }
 
 impl Schedule {
-    fn of(file: Migration, options: &Timeouts, search_path: Option<&str>) -> Schedule {
-        let (lock, statement) = directive::timeouts(file.sql());
+    pub(super) fn of(sql: &str, options: &Timeouts, search_path: Option<&str>) -> Schedule {
+        let (lock, statement) = directive::timeouts(sql);
         let pick = |directive: Option<Timeout>, default: Option<Duration>| match directive {
             Some(Timeout::Off) => None,
             Some(Timeout::After(d)) => Some(d),
@@ -141,7 +139,7 @@ impl Schedule {
 
     /// The lock timeout of attempt `attempt` (1-based): doubling from the
     /// first, up to the maximum (or the first, when a directive set more).
-    fn lock(&self, attempt: u32) -> Option<Duration> {
+    pub(super) fn lock(&self, attempt: u32) -> Option<Duration> {
         let first = self.first_lock?;
         let grown = first.saturating_mul(1 << (attempt - 1).min(16));
         let postgres_max = Duration::from_millis(i32::MAX as u64);
@@ -163,7 +161,7 @@ impl Schedule {
     }
 
     /// `SET` statements for attempt `attempt`, each ending in `;`.
-    fn settings(&self, attempt: u32, local: bool) -> String {
+    pub(super) fn settings(&self, attempt: u32, local: bool) -> String {
         let scope = if local { "LOCAL " } else { "" };
         let mut sql = String::new();
         if let Some(lock) = self.lock(attempt) {
@@ -172,188 +170,27 @@ impl Schedule {
         if let Some(statement) = self.statement {
             write!(sql, "SET {scope}statement_timeout = '{}ms'; ", statement.as_millis()).expect("a String");
         }
-        sql.push_str(&crate::fanout::search_path(self.search_path.as_deref(), local));
+        sql.push_str(&crate::sql::search_path(self.search_path.as_deref(), local));
         sql
     }
 }
 
-/// The settings of `file`'s first attempt in `session`, each ending in `;`.
-pub(crate) fn first_settings(file: Migration, options: &Timeouts, session: &Locked) -> String {
-    let schedule = Schedule::of(file, options, session.search_path());
-    format!("{}{}", session.engine().settings(), schedule.settings(1, true))
-}
-
-/// Applies `file`: a normal file as a whole, retried as a whole; a
-/// `no-transaction` file statement by statement, each retried where that
-/// is safe.
-/// An engine whose DDL is not transactional runs every file statement by
-/// statement. Under a lease each transaction starts with its fence.
-pub(crate) async fn apply(
-    watch: &mut Watch<'_>,
-    session: &Locked,
-    file: Migration,
-    options: &Timeouts,
-) -> Result<(), Error> {
-    let schedule = Schedule::of(file, options, session.search_path());
-    if file.no_transaction() || session.engine().statementwise() {
-        return apply_statementwise(watch, session, file, &schedule).await;
-    }
-    let (client, table) = (session.client(), &session.table);
-    let fence = session.fence();
-    let mut tries = Tries::new(file, &schedule);
-    loop {
-        let settings = format!(
-            "{}{}",
-            session.engine().settings(),
-            schedule.settings(tries.attempt, true)
-        );
-        let (result, blockers) = watched(watch, client, schedule.lock(tries.attempt), async {
-            apply_transaction(client, table, file, fence.as_deref(), &settings).await
-        })
-        .await;
-        match result {
-            Err(e) if lock_timed_out(&e) => tries.retry(e, blockers, "the file's transaction rolled back").await?,
-            result => return result,
-        }
-    }
-}
-
-/// Each statement on its own. Where the session does not last (a lease,
-/// maybe a transaction pooler), no session setting is made, and the lease
-/// is checked before each statement; the row is recorded behind the fence.
-async fn apply_statementwise(
-    watch: &mut Watch<'_>,
-    session: &Locked,
-    file: Migration,
-    schedule: &Schedule,
-) -> Result<(), Error> {
-    let (client, table) = (session.client(), &session.table);
-    if let (false, Some(schema)) = (session.stable_session(), &schedule.search_path) {
-        return Err(Error::Refused(format!(
-            "{} runs outside a transaction, so it needs search_path set for the session, but under a lease \
-             a session setting may not last (a transaction pooler may sit between): schema-qualify the names \
-             in the file (`{schema}.table`), or migrate schema {schema} over a direct connection",
-            file.file_name()
-        )));
-    }
-    let fence = session.fence();
-    let started = Instant::now();
-    let mut in_force = String::new();
-    for (index, statement) in file.statements().enumerate() {
-        let kind = Kind::of(statement);
-        let kind = match (schedule.first_lock, kind) {
-            (None, Kind::ConcurrentIndex(name, index)) => Kind::ConcurrentIndex(name, index),
-            (None, _) => Kind::Atomic,
-            (Some(_), kind) => kind,
-        };
-        let mut tries = Tries::new(file, schedule);
-        // The statement's own lock timeout, reported when giving up while
-        // its INVALID index cannot be dropped either.
-        let mut statement_failure = None;
-        loop {
-            if let Some(fence) = &fence {
-                session.check()?;
-                client.batch_execute(fence).await.map_err(|e| {
-                    super::lease::stopped_by_fence(&e).unwrap_or_else(|| Error::db("checking the migration lease")(e))
-                })?;
-            }
-            let settings = match session.stable_session() {
-                true => schedule.settings(tries.attempt, false),
-                false => String::new(),
-            };
-            if settings != in_force {
-                client
-                    .batch_execute(&settings)
-                    .await
-                    .map_err(Error::db("setting lock_timeout and statement_timeout"))?;
-                in_force = settings;
-            }
-            if let Some(name) = tries.invalid_index.clone() {
-                let (dropped, blockers) =
-                    watched(watch, client, schedule.lock(tries.attempt), drop_index(client, &name)).await;
-                match dropped {
-                    Ok(()) => {
-                        tracing::info!(
-                            "{}: dropped the INVALID index {name} that the failed CREATE INDEX CONCURRENTLY left",
-                            file.file_name()
-                        );
-                        tries.invalid_index = None;
-                    }
-                    Err(e) if lock_timed_out(&e) => {
-                        let cause = match &statement_failure {
-                            Some(m) => Error::Migration(Box::new(MigrationError::clone(m))),
-                            None => e,
-                        };
-                        tries.retry(cause, blockers, "the INVALID index is still there").await?;
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            let before = match &kind {
-                Kind::ConcurrentIndex(_, index) => invalid_indexes(client, index, session.engine()).await?,
-                _ => Vec::new(),
-            };
-            let (result, blockers) = watched(watch, client, schedule.lock(tries.attempt), async {
-                apply_statement(client, file, index, statement).await
-            })
-            .await;
-            match result {
-                Err(e) if lock_timed_out(&e) => {
-                    if let Kind::ConcurrentIndex(name, index) = &kind {
-                        tries.invalid_index =
-                            left_invalid(client, index, session.engine(), &before, name.as_deref()).await?;
-                    }
-                    if let Error::Migration(m) = &e {
-                        statement_failure = Some(MigrationError::clone(m));
-                    }
-                    match kind.unsafe_to_retry() {
-                        Some(why) => {
-                            tries.not_retried = Some(why);
-                            return Err(tries.blocked(e, blockers));
-                        }
-                        _ => {
-                            let note = match &tries.invalid_index {
-                                Some(name) => format!("it left the INVALID index {name}, dropped before the retry"),
-                                None => "the statement had no effect".to_string(),
-                            };
-                            tries.retry(e, blockers, &note).await?;
-                        }
-                    }
-                }
-                Err(Error::Migration(mut m)) => {
-                    if let Kind::ConcurrentIndex(name, index) = &kind {
-                        m.invalid_index =
-                            left_invalid(client, index, session.engine(), &before, name.as_deref()).await?;
-                    }
-                    return Err(Error::Migration(m));
-                }
-                result => {
-                    result?;
-                    break;
-                }
-            }
-        }
-    }
-    record_statementwise(client, table, file, fence.as_deref(), started).await
-}
-
 /// The attempts at one file (or one statement of a `no-transaction` file).
-struct Tries<'s> {
-    file: Migration,
+pub(super) struct Tries<'s> {
+    name: &'s str,
     schedule: &'s Schedule,
-    attempt: u32,
+    pub(super) attempt: u32,
     started: Instant,
-    invalid_index: Option<String>,
-    not_retried: Option<&'static str>,
+    pub(super) invalid_index: Option<String>,
+    pub(super) not_retried: Option<&'static str>,
     /// The blockers last seen, by this attempt or an earlier one.
     blockers: Vec<Blocker>,
 }
 
 impl<'s> Tries<'s> {
-    fn new(file: Migration, schedule: &'s Schedule) -> Self {
+    pub(super) fn new(name: &'s str, schedule: &'s Schedule) -> Self {
         Tries {
-            file,
+            name,
             schedule,
             attempt: 1,
             started: Instant::now(),
@@ -365,7 +202,7 @@ impl<'s> Tries<'s> {
 
     /// After a lock timeout: logs who blocked and pauses, or gives up when
     /// timeouts are off or the next attempt would overrun the budget.
-    async fn retry(&mut self, cause: Error, blockers: Vec<Blocker>, effect: &str) -> Result<(), Error> {
+    pub(super) async fn retry(&mut self, cause: Error, blockers: Vec<Blocker>, effect: &str) -> Result<(), Error> {
         if self.schedule.first_lock.is_none() {
             return Err(cause);
         }
@@ -377,7 +214,7 @@ impl<'s> Tries<'s> {
         }
         tracing::warn!(
             "{}: lock_timeout ({} ms) ran out on attempt {} ({effect}); {}; retrying in {} ms with lock_timeout {} ms",
-            self.file.file_name(),
+            self.name,
             self.schedule.lock(self.attempt).unwrap_or_default().as_millis(),
             self.attempt,
             crate::error::blocked_by(&self.blockers),
@@ -395,10 +232,10 @@ impl<'s> Tries<'s> {
         }
     }
 
-    fn blocked(&mut self, cause: Error, blockers: Vec<Blocker>) -> Error {
+    pub(super) fn blocked(&mut self, cause: Error, blockers: Vec<Blocker>) -> Error {
         self.seen(blockers);
         Error::Blocked(Box::new(BlockedError {
-            file_name: self.file.file_name().to_string(),
+            file_name: self.name.to_string(),
             attempts: self.attempt,
             waited: self.started.elapsed(),
             blockers: std::mem::take(&mut self.blockers),
@@ -410,7 +247,7 @@ impl<'s> Tries<'s> {
 }
 
 /// What a statement of a `no-transaction` file is, for retrying it.
-enum Kind {
+pub(super) enum Kind {
     /// `CREATE INDEX CONCURRENTLY`, with the index name when given.
     ConcurrentIndex(Option<String>, Index),
     /// A statement that may commit part of its work before it fails.
@@ -420,43 +257,20 @@ enum Kind {
 }
 
 impl Kind {
-    fn of(statement: Statement) -> Kind {
-        let text = statement.text();
-        let Ok(split) = migrate_core::split::split(text) else {
-            return Kind::Atomic;
-        };
-        let Some(first) = split.statements.first() else {
-            return Kind::Atomic;
-        };
-        let w = Words::of(text, &split.tokens, first);
-        if w.is(0, "CALL") || w.is(0, "DO") {
-            return Kind::Partial("a procedure or DO block may have committed part of its work");
+    pub(super) fn of(kind: &StatementKind) -> Kind {
+        match kind {
+            StatementKind::Procedural => Kind::Partial("a procedure or DO block may have committed part of its work"),
+            StatementKind::ReindexConcurrently => {
+                Kind::Partial("a failed REINDEX CONCURRENTLY leaves `_ccnew` indexes behind; drop them by hand")
+            }
+            StatementKind::CreateIndexConcurrently { index, table } => {
+                Kind::ConcurrentIndex(index.clone(), Index { table: table.clone() })
+            }
+            _ => Kind::Atomic,
         }
-        if w.is(0, "REINDEX") && w.contains("CONCURRENTLY") {
-            return Kind::Partial("a failed REINDEX CONCURRENTLY leaves `_ccnew` indexes behind; drop them by hand");
-        }
-        let unique = usize::from(w.is(1, "UNIQUE"));
-        if !(w.is(0, "CREATE") && w.is(1 + unique, "INDEX") && w.is(2 + unique, "CONCURRENTLY")) {
-            return Kind::Atomic;
-        }
-        let mut name = 3 + unique;
-        if w.is(name, "IF") {
-            name += 3;
-        }
-        let on = w.find("ON").map(|on| on + usize::from(w.is(on + 1, "ONLY")) + 1);
-        let table = on
-            .and_then(|t| w.words.get(t))
-            .map(|(_, token)| qualified_name(&text[token.start..]));
-        Kind::ConcurrentIndex(
-            match w.words.get(name) {
-                Some((word, _)) if !w.is(name, "ON") => Some(unquote(word)),
-                _ => None,
-            },
-            Index { table },
-        )
     }
 
-    fn unsafe_to_retry(&self) -> Option<&'static str> {
+    pub(super) fn unsafe_to_retry(&self) -> Option<&'static str> {
         match self {
             Kind::Partial(why) => Some(why),
             _ => None,
@@ -466,57 +280,10 @@ impl Kind {
 
 /// Where a `CREATE INDEX CONCURRENTLY` builds its index.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Index {
+pub(super) struct Index {
     /// The table as the statement names it (`t`, `s.t`, `"T"`), resolved
     /// through the file's search_path.
     table: Option<String>,
-}
-
-/// The possibly qualified name `text` starts with (`s . "T 1"` gives
-/// `s."T 1"`), spelled as SQL reads it.
-fn qualified_name(text: &str) -> String {
-    let mut name = String::new();
-    let mut rest = text;
-    loop {
-        rest = rest.trim_start();
-        let end = match rest.strip_prefix('"') {
-            Some(quoted) => {
-                let mut end = None;
-                let mut chars = quoted.char_indices().peekable();
-                while let Some((i, c)) = chars.next() {
-                    if c == '"' {
-                        if chars.peek().map(|&(_, n)| n) == Some('"') {
-                            chars.next();
-                            continue;
-                        }
-                        end = Some(i + 2);
-                        break;
-                    }
-                }
-                end.unwrap_or(rest.len())
-            }
-            None => rest
-                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
-                .unwrap_or(rest.len()),
-        };
-        name.push_str(&rest[..end]);
-        rest = rest[end..].trim_start();
-        match rest.strip_prefix('.') {
-            Some(after) => {
-                name.push('.');
-                rest = after;
-            }
-            None => return name,
-        }
-    }
-}
-
-/// An identifier as the catalog stores it.
-fn unquote(word: &str) -> String {
-    match word.strip_prefix('"').and_then(|w| w.strip_suffix('"')) {
-        Some(quoted) => quoted.replace("\"\"", "\""),
-        None => word.to_lowercase(),
-    }
 }
 
 pub(crate) fn lock_timed_out(e: &Error) -> bool {
@@ -529,7 +296,7 @@ pub(crate) fn lock_timed_out(e: &Error) -> bool {
 
 /// Runs `work` while a second connection looks, every quarter lock timeout,
 /// for the sessions blocking the migrating one; returns the last seen.
-async fn watched<T>(
+pub(super) async fn watched<T>(
     watch: &mut Watch<'_>,
     client: &Client,
     lock: Option<Duration>,
@@ -571,7 +338,7 @@ async fn blockers(watcher: &Client, pid: i32) -> Result<Vec<Blocker>, tokio_post
          left(regexp_replace(coalesce(query, ''), '\\s+', ' ', 'g'), 80) \
          FROM pg_stat_activity WHERE pid = ANY (pg_blocking_pids({pid})) ORDER BY xact_start"
     );
-    Ok(super::query::messages(watcher, &sql)
+    Ok(crate::session::query::messages(watcher, &sql)
         .await?
         .iter()
         .filter_map(|m| match m {
@@ -591,7 +358,7 @@ async fn blockers(watcher: &Client, pid: i32) -> Result<Vec<Blocker>, tokio_post
 /// search_path resolves it: `(oid, relname, qualified name)`. Indexes
 /// another session is still building are left out (on PostgreSQL, which
 /// reports builds in progress), so a retry never drops one of them.
-async fn invalid_indexes(
+pub(super) async fn invalid_indexes(
     client: &Client,
     index: &Index,
     engine: Engine,
@@ -627,7 +394,7 @@ async fn invalid_indexes(
 
 /// The INVALID index a failed `CREATE INDEX CONCURRENTLY` left: new since
 /// `before`, and named `name` when the statement names it.
-async fn left_invalid(
+pub(super) async fn left_invalid(
     client: &Client,
     index: &Index,
     engine: Engine,
@@ -641,7 +408,7 @@ async fn left_invalid(
         .map(|(_, _, qualified)| qualified))
 }
 
-async fn drop_index(client: &Client, qualified: &str) -> Result<(), Error> {
+pub(super) async fn drop_index(client: &Client, qualified: &str) -> Result<(), Error> {
     client
         .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}"))
         .await
@@ -686,39 +453,5 @@ mod tests {
             schedule.settings(1, false),
             "SET lock_timeout = '5000ms'; SET statement_timeout = '600000ms'; SET search_path = U&\"tenant\\003B1\"; "
         );
-    }
-
-    #[test]
-    fn names_the_index_and_table_of_create_index_concurrently() {
-        let name = |sql: &str| {
-            let m = one_file(sql);
-            let statement = m.iter().next().unwrap().statements().next().unwrap();
-            match Kind::of(statement) {
-                Kind::ConcurrentIndex(name, index) => Some((name, index.table)),
-                _ => None,
-            }
-        };
-        let both = |name: Option<&str>, table: &str| Some((name.map(String::from), Some(table.to_string())));
-        assert_eq!(name("CREATE INDEX CONCURRENTLY i ON t (a);"), both(Some("i"), "t"));
-        assert_eq!(
-            name("create unique index concurrently if not exists \"Big\"\"i\" on only s . \"T 1\" using btree (a);"),
-            both(Some("Big\"i"), "s.\"T 1\"")
-        );
-        assert_eq!(name("CREATE INDEX CONCURRENTLY ON t(a);"), both(None, "t"));
-        assert_eq!(
-            name("CREATE INDEX CONCURRENTLY IX ON public.t (a);"),
-            both(Some("ix"), "public.t")
-        );
-        assert_eq!(name("VACUUM t;"), None);
-    }
-
-    /// A `no-transaction` file holding `sql`, read through a folder.
-    fn one_file(sql: &str) -> crate::Migrations {
-        let dir = std::env::temp_dir().join(format!("migrate-timeouts-{}-{}", std::process::id(), sql.len()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("001_x.sql"), format!("-- migrate: no-transaction\n{sql}")).unwrap();
-        let m = crate::Migrations::from_dir(&dir).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        m
     }
 }

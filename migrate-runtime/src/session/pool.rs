@@ -22,10 +22,10 @@ pub fn pool_from_url(url: &str, max_size: usize) -> Result<Pool, Error> {
 }
 
 /// A pool of at most `max_size` connections made by `connector`.
-pub(crate) fn pool(connector: Connector, max_size: usize) -> Result<Pool, Error> {
+fn pool(connector: Connector, max_size: usize) -> Result<Pool, Error> {
     let manager = Manager::from_connect(
         connector.config().clone(),
-        crate::runner::handover::Forwarding(connector),
+        super::handover::Forwarding(connector),
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -33,7 +33,7 @@ pub(crate) fn pool(connector: Connector, max_size: usize) -> Result<Pool, Error>
     Pool::builder(manager)
         .max_size(max_size)
         .build()
-        .map_err(|e| Error::Refused(format!("cannot create the connection pool: {e}")))
+        .map_err(|e| Error::Pool(e.to_string()))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! migrating role. The checks read only `pg_catalog`, with every name
 //! spelled out, so they hold whatever the search_path.
 
-use crate::table::{quote_literal, TableName};
+use crate::sql::{quote_literal, TableName};
 use crate::Error;
 use tokio_postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 
@@ -176,7 +176,7 @@ pub(crate) async fn check_schema(client: &Client, schema: &str, trusted: &[Strin
         .map_err(Error::db(format!("checking who owns the schema {schema}")))?;
     match row.as_slice() {
         [Some(owner), Some(user), Some(trusted)] if trusted != "t" => Err(Error::Untrusted {
-            object: format!("the schema {}", crate::table::quote_ident(schema)),
+            object: format!("the schema {}", crate::sql::quote_ident(schema)),
             why: format!(
                 "it is owned by {owner}, not by {user} (the role migrating) or a role {user} belongs to; the \
                  files run with it first on the search_path, so functions or operators {owner} creates there \

@@ -1,12 +1,15 @@
 //! Compares what exists (the embedded migrations) with what is applied (the
 //! tracking table's rows). Pure: no database access.
 
-use crate::repeatable::{RepeatableEntry, RepeatableState};
-use crate::{Error, Migration, Migrations, Repeatable};
+mod repeatable;
+
+use crate::{Migration, Migrations, Repeatable};
+pub use repeatable::{RepeatableEntry, RepeatableState};
 use std::collections::HashMap;
 
 /// A row of the tracking table.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AppliedRow {
     /// The `filename` column.
     pub file_name: String,
@@ -57,8 +60,34 @@ impl Default for Policies {
     }
 }
 
+/// The history does not match the migrations: each mismatch the policies
+/// refuse, with the plan's state of its file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the migration history does not match the migrations:{}",
+    .problems.iter().map(|p| format!("\n  - {}", p.message)).collect::<String>()
+)]
+#[non_exhaustive]
+pub struct Invalid {
+    /// Every mismatch, in version order.
+    pub problems: Vec<Mismatch>,
+}
+
+/// One mismatch between a file and its tracking row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Mismatch {
+    /// The file or row.
+    pub file_name: String,
+    /// How they compare.
+    pub state: State,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
 /// The state of one migration or history row.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum State {
     /// Applied, with the embedded checksum.
     Applied,
@@ -86,6 +115,7 @@ pub enum State {
 
 /// One line of the comparison.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Entry {
     /// The file name, embedded or recorded.
     pub file_name: String,
@@ -101,6 +131,7 @@ pub struct Entry {
 
 /// The comparison of migrations and history, in version order.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Plan {
     /// One entry per file or row, in version order.
     pub entries: Vec<Entry>,
@@ -161,7 +192,7 @@ impl Plan {
             })
             .collect();
         for row in rows {
-            if migrations.find(&row.file_name).is_some() || crate::repeatable::is_repeatable(&row.file_name) {
+            if migrations.find(&row.file_name).is_some() || repeatable::is_repeatable(&row.file_name) {
                 continue;
             }
             let version = version_of(&row.file_name);
@@ -195,7 +226,7 @@ impl Plan {
         entries.sort_by(|a, b| (a.version, &a.file_name).cmp(&(b.version, &b.file_name)));
         Plan {
             entries,
-            repeatables: crate::repeatable::entries(migrations, rows),
+            repeatables: repeatable::entries(migrations, rows),
         }
     }
 
@@ -253,11 +284,15 @@ impl Plan {
     }
 
     /// Applies the policies: the warnings to report, or the errors.
-    pub fn validate(&self, policies: &Policies, target: Option<u64>) -> Result<Vec<String>, Error> {
+    pub fn validate(&self, policies: &Policies, target: Option<u64>) -> Result<Vec<String>, Invalid> {
         let (mut errors, mut warnings) = (Vec::new(), Vec::new());
-        let mut judge = |policy: Policy, text: String| match policy {
-            Policy::Fail => errors.push(text),
-            Policy::Warn => warnings.push(text),
+        let mut judge = |policy: Policy, e: &Entry, message: String| match policy {
+            Policy::Fail => errors.push(Mismatch {
+                file_name: e.file_name.clone(),
+                state: e.state.clone(),
+                message,
+            }),
+            Policy::Warn => warnings.push(message),
             Policy::Ignore => {}
         };
         let newest_applied = self.newest_applied();
@@ -265,6 +300,7 @@ impl Plan {
             match &e.state {
                 State::Changed { recorded } => judge(
                     policies.changed,
+                    e,
                     format!(
                         "{} was edited after it was applied: recorded checksum {recorded}, the file's is {}; \
                          restore the applied content and put the change in a new migration",
@@ -274,6 +310,7 @@ impl Plan {
                 ),
                 State::Renamed { recorded_as } => judge(
                     policies.changed,
+                    e,
                     format!(
                         "{} has the version of the applied {recorded_as}: a renamed file would run twice; \
                          restore its name, or record the new name with `forget {recorded_as}` and `baseline`",
@@ -282,6 +319,7 @@ impl Plan {
                 ),
                 State::Missing => judge(
                     policies.missing,
+                    e,
                     format!(
                         "{} is recorded as applied but no such migration exists; restore the file, \
                          or remove the row with `forget {}` if it was never meant to run",
@@ -290,6 +328,7 @@ impl Plan {
                 ),
                 State::Future => judge(
                     policies.future,
+                    e,
                     format!(
                         "{} is applied but newer than every migration this binary has (a newer release applied it)",
                         e.file_name
@@ -302,6 +341,7 @@ impl Plan {
                 {
                     judge(
                         policies.out_of_order,
+                        e,
                         format!(
                             "{} is older than the newest applied migration (version {}) and is applied out of order",
                             e.file_name,
@@ -315,7 +355,7 @@ impl Plan {
         if errors.is_empty() {
             Ok(warnings)
         } else {
-            Err(Error::Validation(errors))
+            Err(Invalid { problems: errors })
         }
     }
 }

@@ -1,4 +1,6 @@
-//! The tracking table's name: optionally schema-qualified, always quoted.
+//! SQL text shared by the layers above: the tracking table's name, the one
+//! escaper each for literals and identifiers, and the statements that
+//! frame every write (the pinned search_path, the session reset).
 
 use std::fmt;
 
@@ -117,6 +119,54 @@ pub(crate) fn do_block(body: &str) -> String {
     format!("DO {tag}{body}{tag};")
 }
 
+/// Starts every statement list of the runner's own (first in its implicit
+/// transaction, or after the migration file it records): for the rest of
+/// the transaction, names resolve in `pg_catalog` only, so a function,
+/// operator, catalog view or type another role planted on the
+/// search_path (CVE-2018-1058) cannot run as the migrating role. The
+/// runner's tables are always schema-qualified. The few statements that
+/// must resolve through the caller's search_path (finding the tracking
+/// table, the guards that run before a file) spell out `pg_catalog.`
+/// and `OPERATOR(pg_catalog.=)` instead.
+pub(crate) const PINNED: &str = "SET LOCAL search_path = pg_catalog, pg_temp; ";
+
+/// Returns a connection's session to how it was configured, as psql gives
+/// each file a fresh session: settings, role, prepared statements, cursors,
+/// listeners, cached plans, sequences state and temporary tables. Unlike
+/// `DISCARD ALL` it keeps advisory locks, and it may run in a transaction.
+pub(crate) const RESET_SESSION: &str = "SET SESSION AUTHORIZATION DEFAULT; RESET ROLE; RESET ALL; \
+     DEALLOCATE ALL; CLOSE ALL; UNLISTEN *; DISCARD PLANS; DISCARD SEQUENCES; DISCARD TEMP;";
+
+/// `SET [LOCAL] search_path = "schema"; ` in ASCII, or empty for `None`.
+pub(crate) fn search_path(schema: Option<&str>, local: bool) -> String {
+    match schema {
+        Some(schema) => {
+            let scope = if local { "LOCAL " } else { "" };
+            format!("SET {scope}search_path = {}; ", ascii_ident(schema))
+        }
+        None => String::new(),
+    }
+}
+
+/// A quoted identifier in ASCII without `;`: settings sent before a file
+/// must keep their length in characters (error positions) and their count
+/// of statements. Other characters become `U&"..."` escapes.
+fn ascii_ident(name: &str) -> String {
+    if name.chars().all(|c| (' '..='~').contains(&c) && c != ';') {
+        return quote_ident(name);
+    }
+    let mut out = String::from("U&\"");
+    for c in name.chars() {
+        match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '_' => out.push(c),
+            c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\{:04X}", c as u32)),
+            c => out.push_str(&format!("\\+{:06X}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
 impl fmt::Display for TableName {
     /// The quoted SQL form: `"schema"."table"` or `"table"`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -151,6 +201,21 @@ mod tests {
         assert_eq!(do_block(" BEGIN NULL; END "), "DO $guard$ BEGIN NULL; END $guard$;");
         let body = " PERFORM FROM \"x$guard$y\"; PERFORM FROM \"$guard1$\"; ";
         assert_eq!(do_block(body), format!("DO $guard2${body}$guard2$;"));
+    }
+
+    #[test]
+    fn search_path_settings_stay_ascii_without_semicolons() {
+        assert_eq!(search_path(None, true), "");
+        assert_eq!(
+            search_path(Some("tenant_42"), true),
+            "SET LOCAL search_path = \"tenant_42\"; "
+        );
+        assert_eq!(
+            search_path(Some("Big \"One\""), false),
+            "SET search_path = \"Big \"\"One\"\"\"; "
+        );
+        assert_eq!(ascii_ident("a;b"), "U&\"a\\003Bb\"");
+        assert_eq!(ascii_ident("kundé\u{1F600}"), "U&\"kund\\00E9\\+01F600\"");
     }
 
     #[test]

@@ -13,10 +13,10 @@
 //! not: a long file keeps its lease alive, and no one takes it over until
 //! that file's transaction ends.
 
-use super::history::Expected;
-use super::query::{execute, messages};
-use super::trust;
-use crate::table::{quote_literal, TableName};
+use crate::session::history::Expected;
+use crate::session::query::{execute, messages};
+use crate::session::trust;
+use crate::sql::{quote_literal, TableName};
 use crate::Error;
 use deadpool_postgres::Pool;
 use std::hash::{BuildHasher, Hasher};
@@ -201,7 +201,7 @@ impl Lease {
     /// [`LOST`] unless the lease is still ours, and keeps it ours until
     /// the transaction ends.
     pub(crate) fn fence(&self) -> String {
-        crate::table::do_block(&format!(
+        crate::sql::do_block(&format!(
             " BEGIN PERFORM 1 FROM {} WHERE id OPERATOR(pg_catalog.=) 1 \
              AND token OPERATOR(pg_catalog.=) {} FOR KEY SHARE; \
              IF NOT FOUND THEN RAISE EXCEPTION 'this instance lost the migration lease (token {}): another instance took it over' \
@@ -284,7 +284,7 @@ async fn create(client: &Client, table: &TableName, key: Option<i64>) -> Result<
         "{gate} CREATE SCHEMA IF NOT EXISTS {}; CREATE TABLE IF NOT EXISTS {table} (\
          id integer PRIMARY KEY CHECK (id = 1), owner text, token bigint NOT NULL UNIQUE, \
          acquired_at timestamptz, expires_at timestamptz)",
-        crate::table::quote_ident(schema)
+        crate::sql::quote_ident(schema)
     );
     for attempt in 0..2 {
         match execute(client, &sql).await {

@@ -1,21 +1,11 @@
 //! The runner's own SQL, apart from the migration files: small helpers
 //! over simple queries (no prepared statements: the session reset
-//! deallocates them, and they cost a round trip each), and the setting that
-//! keeps other roles' look-alike functions, operators, relations and types
-//! out of that SQL.
+//! deallocates them, and they cost a round trip each), each after
+//! [`PINNED`], which keeps other roles' look-alike functions, operators,
+//! relations and types out of that SQL.
 
+use crate::sql::PINNED;
 use tokio_postgres::{Client, SimpleQueryMessage};
-
-/// Starts every statement list of the runner's own (first in its implicit
-/// transaction, or after the migration file it records): for the rest of
-/// the transaction, names resolve in `pg_catalog` only, so a function,
-/// operator, catalog view or type another role planted on the
-/// search_path (CVE-2018-1058) cannot run as the migrating role. The
-/// runner's tables are always schema-qualified. The few statements that
-/// must resolve through the caller's search_path (finding the tracking
-/// table, the guards that run before a file) spell out `pg_catalog.`
-/// and `OPERATOR(pg_catalog.=)` instead.
-pub(crate) const PINNED: &str = "SET LOCAL search_path = pg_catalog, pg_temp; ";
 
 /// `sql` after [`PINNED`].
 pub(crate) fn pinned(sql: &str) -> String {

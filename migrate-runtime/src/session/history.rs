@@ -1,21 +1,14 @@
 //! The tracking table: compatible with `db_init.py`'s, plus nullable columns.
 
-use super::query::{execute, PINNED};
+use super::query::execute;
 use super::server::{self, Server};
 use super::trust::{self, Relation};
 use crate::plan::AppliedRow;
-use crate::table::{quote_ident, quote_literal, TableName};
+use crate::sql::{quote_ident, quote_literal, TableName, PINNED, RESET_SESSION};
 use crate::Error;
 use futures_util::StreamExt;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, SimpleQueryMessage};
-
-/// Returns a connection's session to how it was configured, as psql gives
-/// each file a fresh session: settings, role, prepared statements, cursors,
-/// listeners, cached plans, sequences state and temporary tables. Unlike
-/// `DISCARD ALL` it keeps advisory locks, and it may run in a transaction.
-pub(crate) const RESET_SESSION: &str = "SET SESSION AUTHORIZATION DEFAULT; RESET ROLE; RESET ALL; \
-     DEALLOCATE ALL; CLOSE ALL; UNLISTEN *; DISCARD PLANS; DISCARD SEQUENCES; DISCARD TEMP;";
 
 /// The history, oldest first; `None` when the table (or a column this
 /// project added) does not exist yet. One statement.
@@ -247,11 +240,8 @@ pub(crate) async fn qualify(client: &Client, table: &TableName) -> Result<TableN
             SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
             _ => None,
         })
-        .ok_or_else(|| {
-            Error::Refused(format!(
-                "the search_path names no existing schema, so {table} has nowhere to live; qualify the table name (e.g. public.{})",
-                table.name
-            ))
+        .ok_or_else(|| Error::NoSchemaOnPath {
+            table: table.name.clone(),
         })?;
     Ok(table.in_schema(&trust::unquote(&schema)))
 }
@@ -277,9 +267,9 @@ pub(crate) async fn ensure(client: &Client, table: &TableName) -> Result<(), Err
         SimpleQueryMessage::Row(row) => Some(row),
         _ => None,
     }) else {
-        return Err(Error::Refused(format!(
-            "inspecting {table}: the server returned no row"
-        )));
+        return Err(Error::UnexpectedReply {
+            context: format!("inspecting {table}: the server returned no row"),
+        });
     };
     let relation = Relation::from_row(row);
     if let Some(relation) = &relation {
@@ -310,42 +300,5 @@ fn create_table(table: &TableName) -> String {
         "CREATE TABLE IF NOT EXISTS {table} (\n    id SERIAL PRIMARY KEY,\n    filename VARCHAR(255) UNIQUE NOT NULL,\n    \
          applied_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP,\n    checksum TEXT,\n    duration_ms INTEGER,\n    \
          down_sql TEXT\n);\n"
-    )
-}
-
-/// Stores the checksums of rows an older tool wrote without one.
-pub(crate) async fn adopt(client: &Client, table: &TableName, files: &[crate::Migration]) -> Result<(), Error> {
-    if files.is_empty() {
-        return Ok(());
-    }
-    let cases: String = files
-        .iter()
-        .map(|m| {
-            format!(
-                " WHEN {} THEN {}",
-                quote_literal(m.file_name()),
-                quote_literal(&m.checksum_hex())
-            )
-        })
-        .collect();
-    let names: Vec<String> = files.iter().map(|m| quote_literal(m.file_name())).collect();
-    let sql = format!(
-        "UPDATE {table} SET checksum = CASE filename{cases} END WHERE checksum IS NULL AND filename IN ({})",
-        names.join(", ")
-    );
-    execute(client, &sql)
-        .await
-        .map_err(Error::db(format!("storing adopted checksums in {table}")))
-}
-
-/// The statement that records `file` as applied, with its down SQL so
-/// that a binary without the file can still revert it; `duration` is a SQL
-/// expression for the milliseconds it took.
-pub(crate) fn record(table: &TableName, file: &crate::Migration, duration: &str) -> String {
-    format!(
-        "INSERT INTO {table} (filename, checksum, duration_ms, down_sql) VALUES ({}, {}, {duration}, {});",
-        quote_literal(file.file_name()),
-        quote_literal(&file.checksum_hex()),
-        file.down_sql().map_or("NULL".to_string(), crate::table::quote_literal)
     )
 }
