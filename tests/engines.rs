@@ -7,7 +7,7 @@
 
 use deadpool_postgres::Pool;
 use migrate_runtime::{Error, LockMode};
-use migrate_tests::{fresh, migrations, rows, value, Logs};
+use migrate_tests::{fresh, migrations, migrations_in, rows, value, Logs};
 
 const COCKROACH: &str = "CockroachDB CCL v24.1.0 (x86_64-pc-linux-gnu, built 2024/05/15 21:28:29, go1.22.2)";
 const YUGABYTE: &str = "PostgreSQL 11.2-YB-2.20.1.0-b0 on x86_64-pc-linux-gnu, compiled by clang version 16.0.6";
@@ -78,6 +78,46 @@ async fn on_cockroachdb_a_lease_is_used_and_files_run_statement_by_statement() {
         lease_row(&pool).await,
         vec![vec![Some("1".into()), Some("true".into())]]
     );
+}
+
+#[tokio::test]
+async fn on_cockroachdb_repeatable_files_and_down_sql_run_statement_by_statement_too() {
+    let (_url, pool) = playing(&format!("{}{NO_OP_ADVISORY_LOCK}", version(COCKROACH))).await;
+    let (_dir, set) = migrations_in(&[
+        FILES[0],
+        FILES[1],
+        ("002_rows.down.sql", "DELETE FROM t WHERE a = 2;\nDELETE FROM missing;"),
+        (
+            "repeatable/r.sql",
+            "INSERT INTO t VALUES (10);\nINSERT INTO missing VALUES (11);",
+        ),
+    ]);
+    let Error::Migration(m) = set.run(&pool).await.unwrap_err() else {
+        panic!("the repeatable file fails")
+    };
+    assert_eq!(
+        (m.file_name.as_str(), m.statement, m.completed, m.line),
+        ("repeatable/r.sql", 2, Some(1), 2)
+    );
+    // Its first statement ran on its own and stays; the file is not recorded.
+    assert_eq!(
+        value(&pool, "SELECT string_agg(a::text, ',' ORDER BY a) FROM t").await,
+        "1,2,10"
+    );
+    assert_eq!(value(&pool, "SELECT count(*) FROM schema_migrations").await, "2");
+
+    let Error::Migration(m) = set.runner().revert_steps(&pool, 1).await.unwrap_err() else {
+        panic!("the down SQL fails")
+    };
+    assert_eq!(
+        (m.file_name.as_str(), m.statement, m.completed, m.line),
+        ("002_rows.down.sql", 2, Some(1), 2)
+    );
+    assert_eq!(
+        value(&pool, "SELECT string_agg(a::text, ',' ORDER BY a) FROM t").await,
+        "1,10"
+    );
+    assert_eq!(value(&pool, "SELECT count(*) FROM schema_migrations").await, "2");
 }
 
 #[tokio::test]
