@@ -89,7 +89,11 @@ impl<'s> Executor<'s> {
             .await;
             match result {
                 Err(e) if lock_timed_out(&e) => {
-                    tries.retry(e, blockers, "its transaction rolled back").await?;
+                    let effect = match unit.sql {
+                        "" => "its transaction rolled back",
+                        _ => "the file's transaction rolled back",
+                    };
+                    tries.retry(e, blockers, effect).await?;
                 }
                 result => return result.map(|()| started.elapsed()),
             }
