@@ -1,6 +1,5 @@
 //! `-- migrate: ...` comments: instructions to the runner inside a file.
 
-use crate::lexer::{tokenize, TokenKind};
 use std::time::Duration;
 
 /// A recognised directive.
@@ -159,24 +158,6 @@ pub fn parse_timeout(text: &str) -> Result<Timeout, String> {
     }
 }
 
-/// The timeouts a file's leading directives set: `(lock, statement)`.
-/// For a file that passed the checks; anything else counts as unset.
-pub fn timeouts(sql: &str) -> (Option<Timeout>, Option<Timeout>) {
-    let (mut lock, mut statement) = (None, None);
-    let tokens = tokenize(sql).unwrap_or_default();
-    for token in tokens.iter().take_while(|t| t.is_trivia()) {
-        if token.kind != TokenKind::LineComment {
-            continue;
-        }
-        match parse(token.text(sql)) {
-            Some(Ok(Directive::LockTimeout(t))) => lock = Some(t),
-            Some(Ok(Directive::StatementTimeout(t))) => statement = Some(t),
-            _ => {}
-        }
-    }
-    (lock, statement)
-}
-
 /// Help for an unknown directive: the closest known one, and the list.
 pub fn suggest(unknown: &str) -> String {
     let closest = KNOWN
@@ -284,16 +265,6 @@ mod tests {
         assert_eq!(ms("0s"), Err("`0s` is zero; write `off` for no timeout".into()));
         assert!(ms("30d").unwrap_err().contains("longer than PostgreSQL allows"));
         assert_eq!(ms(""), Err("the duration is missing".into()));
-    }
-
-    #[test]
-    fn timeouts_come_from_the_leading_comments() {
-        let sql = "-- Migration 004\n-- migrate: lock-timeout 5s\n-- migrate: statement-timeout off\nSELECT 1;\n";
-        assert_eq!(
-            timeouts(sql),
-            (Some(Timeout::After(Duration::from_secs(5))), Some(Timeout::Off))
-        );
-        assert_eq!(timeouts("SELECT 1;\n-- migrate: lock-timeout 5s\n"), (None, None));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! and what gets embedded.
 
 use crate::diagnostic::Diagnostic;
+use crate::directive::Timeout;
 use crate::statement::StatementKind;
 use std::path::PathBuf;
 
@@ -40,9 +41,18 @@ pub struct CheckedFile {
     pub squashes: Option<(u64, u64)>,
     /// `-- migrate: replaces FILE` lines: the files a squashed file replaces.
     pub replaces: Vec<String>,
+    /// `-- migrate: lock-timeout` and `-- migrate: statement-timeout`.
+    pub timeouts: FileTimeouts,
     pub statements: Vec<StatementSpan>,
     /// Lint findings that no `allow` silenced.
     pub warnings: Vec<Diagnostic>,
+}
+
+/// The timeouts a file's directives set; `None` leaves the runner's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileTimeouts {
+    pub lock: Option<Timeout>,
+    pub statement: Option<Timeout>,
 }
 
 /// A migration file that passed every check.

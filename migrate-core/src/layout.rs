@@ -9,7 +9,9 @@
 //! File record, little-endian, [`ENTRY_LEN`] bytes: `version: u64` (for a
 //! down file the version it reverts, 0 for a repeatable file),
 //! `text_end: u32`, `name_end: u32`, `statements_end: u32` (running
-//! totals), `flags: u8` (1 = BOM, 2 = no-transaction), `checksum: [u8; 32]`.
+//! totals), `flags: u8` (1 = BOM, 2 = no-transaction), `checksum: [u8; 32]`,
+//! `lock_timeout: u32`, `statement_timeout: u32` (the directives: 0 unset,
+//! `u32::MAX` off, else milliseconds).
 //!
 //! Statement record, [`STATEMENT_LEN`] bytes: `start: u32`, `end: u32`
 //! (byte offsets in the file's text after the BOM), `kind: u8` (0 atomic,
@@ -19,11 +21,12 @@
 //! index's name, then its table's, each empty when the statement has none
 //! (PostgreSQL has no empty names).
 
-use crate::files::{CheckedFile, SourceMigration};
+use crate::directive::Timeout;
+use crate::files::{CheckedFile, FileTimeouts, SourceMigration};
 use crate::folder::Folder;
 use crate::statement::StatementKind;
 
-pub const ENTRY_LEN: usize = 8 + 4 + 4 + 4 + 1 + 32;
+pub const ENTRY_LEN: usize = 8 + 4 + 4 + 4 + 1 + 32 + 4 + 4;
 pub const STATEMENT_LEN: usize = 4 + 4 + 1 + 4 + 4;
 const BOM: u8 = 1;
 const NO_TRANSACTION: u8 = 2;
@@ -74,6 +77,7 @@ pub struct Entry {
     pub bom: bool,
     pub no_transaction: bool,
     pub checksum: [u8; 32],
+    pub timeouts: FileTimeouts,
 }
 
 /// Packs the files of a loaded folder. Fails beyond 4 GiB of SQL.
@@ -139,6 +143,9 @@ pub fn pack_section<'a>(files: impl IntoIterator<Item = (u64, &'a str, &'a Check
         p.index
             .push(if file.bom { BOM } else { 0 } | if file.no_transaction { NO_TRANSACTION } else { 0 });
         p.index.extend_from_slice(&file.checksum);
+        for timeout in [file.timeouts.lock, file.timeouts.statement] {
+            p.index.extend_from_slice(&timeout_code(timeout).to_le_bytes());
+        }
     }
     Ok(p)
 }
@@ -158,6 +165,27 @@ pub fn entry(index: &[u8], i: usize) -> Entry {
         bom: r[20] & BOM != 0,
         no_transaction: r[20] & NO_TRANSACTION != 0,
         checksum: r[21..53].try_into().expect("32 bytes"),
+        timeouts: FileTimeouts {
+            lock: timeout_of(u32_at(r, 53)),
+            statement: timeout_of(u32_at(r, 57)),
+        },
+    }
+}
+
+/// A timeout directive in a file record (PostgreSQL's timeouts fit in 31 bits).
+fn timeout_code(timeout: Option<Timeout>) -> u32 {
+    match timeout {
+        None => 0,
+        Some(Timeout::Off) => u32::MAX,
+        Some(Timeout::After(d)) => u32::try_from(d.as_millis()).unwrap_or(u32::MAX - 1),
+    }
+}
+
+fn timeout_of(code: usize) -> Option<Timeout> {
+    match code as u32 {
+        0 => None,
+        u32::MAX => Some(Timeout::Off),
+        ms => Some(Timeout::After(std::time::Duration::from_millis(ms.into()))),
     }
 }
 
@@ -202,7 +230,10 @@ mod tests {
     fn packs_and_reads_back() {
         let files = [
             ("001_a.sql", "\u{feff}SELECT 1;\r\nSELECT 2;"),
-            ("7_b.sql", "-- migrate: no-transaction\nVACUUM;"),
+            (
+                "7_b.sql",
+                "-- migrate: no-transaction\n-- migrate: lock-timeout 5s\n-- migrate: statement-timeout off\nVACUUM;",
+            ),
         ];
         let migrations: Vec<SourceMigration> = files
             .iter()
@@ -234,6 +265,14 @@ mod tests {
         assert_eq!(b.checksum, folder.migrations[1].file.checksum);
         assert_eq!(statement(&p.statements, 1), (11, 20));
         assert_eq!(kind(&p.statements, &p.objects, 2), StatementKind::Atomic);
+        assert_eq!(a.timeouts, FileTimeouts::default());
+        assert_eq!(
+            b.timeouts,
+            FileTimeouts {
+                lock: Some(Timeout::After(std::time::Duration::from_secs(5))),
+                statement: Some(Timeout::Off),
+            }
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub mod statement;
 
 pub use checksum::{checksum, to_hex};
 pub use diagnostic::{Diagnostic, Severity};
-pub use files::{CheckedFile, FileKind, SourceDown, SourceMigration, SourceRepeatable, StatementSpan};
+pub use files::{CheckedFile, FileKind, FileTimeouts, SourceDown, SourceMigration, SourceRepeatable, StatementSpan};
 pub use folder::{load_dir, Baseline, Folder};
 pub use history_digest::history_digest;
 pub use source::{check_as, check_source};

@@ -4,7 +4,7 @@ use crate::checks;
 use crate::checksum::checksum;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::directive::{self, Directive, Problem};
-use crate::files::{CheckedFile, FileKind, StatementSpan};
+use crate::files::{CheckedFile, FileKind, FileTimeouts, StatementSpan};
 use crate::lexer::{LexError, TokenKind};
 use crate::lint::{self, Lint};
 use crate::position::line_col;
@@ -56,6 +56,7 @@ pub fn check_as(
 
     let mut no_transaction = false;
     let mut timeouts_seen = std::collections::HashSet::new();
+    let mut timeouts = FileTimeouts::default();
     let mut irreversible = false;
     let mut squashes = None;
     let mut replaces = Vec::new();
@@ -121,9 +122,14 @@ pub fn check_as(
                         ),
                     }
                 }
-                Some(Ok(Directive::LockTimeout(_) | Directive::StatementTimeout(_)))
+                Some(Ok(directive @ (Directive::LockTimeout(_) | Directive::StatementTimeout(_))))
                     if token.start < first_statement =>
                 {
+                    match directive {
+                        Directive::LockTimeout(t) => timeouts.lock = Some(t),
+                        Directive::StatementTimeout(t) => timeouts.statement = Some(t),
+                        _ => {}
+                    }
                     let name = token.text(text).split_whitespace().nth(2).unwrap_or_default();
                     if !timeouts_seen.insert(name.to_string()) {
                         errors.push(
@@ -252,6 +258,7 @@ pub fn check_as(
         irreversible,
         squashes,
         replaces,
+        timeouts,
         statements,
         warnings,
     })
@@ -511,6 +518,22 @@ mod tests {
                 StatementKind::Atomic
             ]
         );
+    }
+
+    #[test]
+    fn timeouts_come_from_the_leading_comments() {
+        let sql = "-- Migration 004\n-- migrate: lock-timeout 5s\n-- migrate: statement-timeout off\nSELECT 1;\n";
+        let file = check_source("m/004_x.sql", Some(4), sql.as_bytes()).unwrap();
+        let five = Some(crate::directive::Timeout::After(std::time::Duration::from_secs(5)));
+        assert_eq!(
+            file.timeouts,
+            FileTimeouts {
+                lock: five,
+                statement: Some(crate::directive::Timeout::Off)
+            }
+        );
+        let plain = check_source("m/005_y.sql", Some(5), b"SELECT 1;").unwrap();
+        assert_eq!(plain.timeouts, FileTimeouts::default());
     }
 
     #[test]

@@ -632,6 +632,7 @@ mod tests {
             from_stored_sql,
             stored_differs: stored_differs.map(String::from),
             statements: Vec::new(),
+            timeouts: Default::default(),
         };
         let shown = revert_preview(&[
             step(

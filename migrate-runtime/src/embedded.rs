@@ -1,6 +1,6 @@
 //! The migrations a binary carries: what `embed_migrations!` expands to.
 
-use migrate_core::{Diagnostic, Folder};
+use migrate_core::{Diagnostic, FileTimeouts, Folder};
 use std::path::Path;
 
 /// The data behind [`Migrations`]. Generated code only; not a stable API.
@@ -252,6 +252,13 @@ impl Migration {
     }
 }
 
+impl Migration {
+    /// Its timeout directives.
+    pub(crate) fn timeouts(&self) -> FileTimeouts {
+        self.file().timeouts()
+    }
+}
+
 impl std::fmt::Debug for Migration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.file_name())
@@ -272,6 +279,10 @@ impl File {
 
     fn previous(&self) -> Option<layout::Entry> {
         self.index.checked_sub(1).map(|i| layout::entry(self.section.index, i))
+    }
+
+    fn timeouts(&self) -> FileTimeouts {
+        self.entry().timeouts
     }
 
     fn name(&self) -> &'static str {
@@ -369,6 +380,11 @@ impl Down {
     pub fn statements(&self) -> impl ExactSizeIterator<Item = Statement> {
         self.file.statements()
     }
+
+    /// Its timeout directives.
+    pub(crate) fn timeouts(&self) -> FileTimeouts {
+        self.file.timeouts()
+    }
 }
 
 impl std::fmt::Debug for Down {
@@ -403,6 +419,11 @@ impl Repeatable {
     /// The statements psql would send for this file.
     pub fn statements(&self) -> impl ExactSizeIterator<Item = Statement> {
         self.file.statements()
+    }
+
+    /// Its timeout directives.
+    pub(crate) fn timeouts(&self) -> FileTimeouts {
+        self.file.timeouts()
     }
 }
 

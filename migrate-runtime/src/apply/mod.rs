@@ -166,7 +166,7 @@ impl<'s> Executor<'s> {
     /// The unit's timeouts: its directives over the runner's, in the
     /// target schema.
     fn schedule(&self, unit: &Unit<'_>) -> Schedule {
-        Schedule::of(unit.sql, &self.timeouts, self.session.search_path())
+        Schedule::of(unit.timeouts, &self.timeouts, self.session.search_path())
     }
 
     /// `unit` as one implicit transaction, for attempt `attempt`, after

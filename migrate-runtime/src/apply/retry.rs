@@ -11,8 +11,9 @@ use crate::sql::quote_literal;
 use crate::Error;
 use deadpool_postgres::{Object, Pool};
 use futures_util::future::{select, Either};
-use migrate_core::directive::{self, Timeout};
+use migrate_core::directive::Timeout;
 use migrate_core::statement::StatementKind;
+use migrate_core::FileTimeouts;
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 use std::pin::pin;
@@ -122,8 +123,8 @@ pub(super) struct Schedule {
 }
 
 impl Schedule {
-    pub(super) fn of(sql: &str, options: &Timeouts, search_path: Option<&str>) -> Schedule {
-        let (lock, statement) = directive::timeouts(sql);
+    pub(super) fn of(directives: FileTimeouts, options: &Timeouts, search_path: Option<&str>) -> Schedule {
+        let FileTimeouts { lock, statement } = directives;
         let pick = |directive: Option<Timeout>, default: Option<Duration>| match directive {
             Some(Timeout::Off) => None,
             Some(Timeout::After(d)) => Some(d),

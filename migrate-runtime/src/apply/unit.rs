@@ -4,6 +4,7 @@
 use crate::sql::{quote_literal, TableName};
 use crate::{Migration, Repeatable, Statement};
 use migrate_core::statement::StatementKind;
+use migrate_core::FileTimeouts;
 
 /// One change to the schema or the history, applied whole or not at all
 /// (statement by statement for a `no-transaction` file).
@@ -17,6 +18,8 @@ pub(crate) struct Unit<'a> {
     pub(crate) statements: Vec<Span>,
     /// Run statement by statement, outside a transaction.
     pub(crate) no_transaction: bool,
+    /// Its timeout directives.
+    pub(crate) timeouts: FileTimeouts,
     /// The history change.
     pub(crate) record: Record<'a>,
 }
@@ -72,6 +75,7 @@ impl<'a> Unit<'a> {
             sql: file.sql(),
             statements: file.statements().map(Span::from).collect(),
             no_transaction: file.no_transaction(),
+            timeouts: file.timeouts(),
             record: Record::Applied { file, ran: true },
         }
     }
@@ -83,6 +87,7 @@ impl<'a> Unit<'a> {
             sql: file.sql(),
             statements: file.statements().map(Span::from).collect(),
             no_transaction: false,
+            timeouts: file.timeouts(),
             record: Record::Repeated(file),
         }
     }
@@ -94,6 +99,7 @@ impl<'a> Unit<'a> {
             sql: "",
             statements: Vec::new(),
             no_transaction: false,
+            timeouts: FileTimeouts::default(),
             record,
         }
     }

@@ -11,6 +11,7 @@ use crate::plan::{AppliedRow, Plan};
 use crate::session::history;
 use crate::{Error, Runner};
 use deadpool_postgres::Pool;
+use migrate_core::FileTimeouts;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio_postgres::SimpleQueryMessage;
@@ -98,6 +99,7 @@ impl Runner {
                         sql: &step.sql,
                         statements: step.statements.clone(),
                         no_transaction: false,
+                        timeouts: step.timeouts,
                         record: Record::Deleted(&step.file_name),
                     };
                     let duration = match executor.apply(&unit).await {
@@ -173,14 +175,17 @@ impl Runner {
                     continue;
                 }
             };
-            let statements = if from_stored_sql {
+            let (statements, timeouts) = if from_stored_sql {
                 let version = migrate_core::name::parse(&row.file_name, 0).ok().map(|n| n.version);
                 match migrate_core::source::check_source(
                     &format!("{} (stored in its tracking row)", down_name(&row.file_name)),
                     version,
                     sql.as_bytes(),
                 ) {
-                    Ok(checked) => checked.statements.into_iter().map(Span::from).collect(),
+                    Ok(checked) => (
+                        checked.statements.into_iter().map(Span::from).collect(),
+                        checked.timeouts,
+                    ),
                     Err(problems) => {
                         refusals.extend(
                             problems
@@ -194,7 +199,7 @@ impl Runner {
                 let down = embedded
                     .and_then(|m| m.down())
                     .expect("the embedded down SQL was chosen");
-                down.statements().map(Span::from).collect()
+                (down.statements().map(Span::from).collect(), down.timeouts())
             };
             steps.push(RevertStep {
                 file_name: row.file_name.clone(),
@@ -202,6 +207,7 @@ impl Runner {
                 from_stored_sql,
                 stored_differs,
                 statements,
+                timeouts,
             });
         }
         if refusals.is_empty() {
@@ -236,6 +242,7 @@ pub struct RevertStep {
     /// The stored down SQL, when it differs from the embedded down file.
     pub stored_differs: Option<String>,
     pub(crate) statements: Vec<Span>,
+    pub(crate) timeouts: FileTimeouts,
 }
 
 /// The down SQL stored in the tracking rows, by file name.
