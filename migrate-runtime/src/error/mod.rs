@@ -6,8 +6,7 @@ use std::time::Duration;
 
 mod summary;
 
-pub(crate) use summary::status_line;
-pub use summary::{Outcome, Summary, Target, TargetReport};
+pub use summary::{Counts, Outcome, Summary, Target, TargetReport};
 
 /// An error from running or inspecting migrations. Match on its kind;
 /// `Display` says what to do.

@@ -49,13 +49,18 @@ impl fmt::Display for Target {
 
 /// How one target ended.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Outcome {
     /// This many files (versioned and repeatable) were applied.
     Applied(usize),
     /// Nothing to apply.
     UpToDate,
-    /// A read-only operation's answer, such as `3 applied, 1 pending`.
-    Checked(String),
+    /// `status`: how many files are in each state.
+    Status(Counts),
+    /// A dry run: this many files would be applied.
+    WouldApply(usize),
+    /// `verify`: this many applied files match their embedded files.
+    Verified(usize),
     /// The target failed; earlier files stay applied.
     Failed(Error),
     /// Not started, because of `fail_fast`.
@@ -78,7 +83,9 @@ impl fmt::Display for TargetReport {
         match &self.outcome {
             Outcome::Applied(n) => write!(f, "applied {n}"),
             Outcome::UpToDate => f.write_str("up to date"),
-            Outcome::Checked(text) => f.write_str(text),
+            Outcome::Status(counts) => write!(f, "{counts}"),
+            Outcome::WouldApply(n) => write!(f, "would apply {n} migration(s)"),
+            Outcome::Verified(n) => write!(f, "{n} applied migration(s) match their files"),
             Outcome::Failed(e) => write!(f, "failed{}", failure(e)),
             Outcome::NotStarted => f.write_str("not started (--fail-fast after a failure)"),
         }
@@ -137,7 +144,7 @@ impl fmt::Display for Summary {
             self.targets.len(),
             self.count(|o| matches!(o, Outcome::Applied(_))),
             self.count(|o| matches!(o, Outcome::UpToDate)),
-            self.count(|o| matches!(o, Outcome::Checked(_))),
+            self.count(|o| matches!(o, Outcome::Status(_) | Outcome::WouldApply(_) | Outcome::Verified(_))),
             self.count(|o| matches!(o, Outcome::Failed(_))),
             self.count(|o| matches!(o, Outcome::NotStarted)),
         )?;
@@ -152,29 +159,51 @@ impl fmt::Display for Summary {
     }
 }
 
-/// `3 applied, 1 pending`, with the states that need attention.
-pub(crate) fn status_line(plan: &Plan) -> String {
-    let count = |which: fn(&State) -> bool| plan.entries.iter().filter(|e| which(&e.state)).count();
-    let mut parts = vec![
-        format!(
-            "{} applied",
-            count(|s| matches!(s, State::Applied | State::Unrecorded | State::Squashed))
-        ),
-        format!("{} pending", count(|s| matches!(s, State::Pending))),
-    ];
-    for (name, n) in [
-        (
-            "changed",
-            count(|s| matches!(s, State::Changed { .. } | State::Renamed { .. })),
-        ),
-        ("missing", count(|s| matches!(s, State::Missing))),
-        ("future", count(|s| matches!(s, State::Future))),
-    ] {
-        if n > 0 {
-            parts.push(format!("{n} {name}"));
+/// How many files of a target are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Counts {
+    /// Applied (also without a checksum yet, or replaced by a squash).
+    pub applied: usize,
+    /// Not applied yet.
+    pub pending: usize,
+    /// Applied, but changed or renamed since.
+    pub changed: usize,
+    /// Applied, with no embedded file.
+    pub missing: usize,
+    /// Applied by a newer release.
+    pub future: usize,
+}
+
+impl Counts {
+    /// The counts of `plan`.
+    pub fn of(plan: &Plan) -> Counts {
+        let count = |which: fn(&State) -> bool| plan.entries.iter().filter(|e| which(&e.state)).count();
+        Counts {
+            applied: count(|s| matches!(s, State::Applied | State::Unrecorded | State::Squashed)),
+            pending: count(|s| matches!(s, State::Pending)),
+            changed: count(|s| matches!(s, State::Changed { .. } | State::Renamed { .. })),
+            missing: count(|s| matches!(s, State::Missing)),
+            future: count(|s| matches!(s, State::Future)),
         }
     }
-    parts.join(", ")
+}
+
+impl fmt::Display for Counts {
+    /// `3 applied, 1 pending`, with the states that need attention.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} applied, {} pending", self.applied, self.pending)?;
+        for (name, n) in [
+            ("changed", self.changed),
+            ("missing", self.missing),
+            ("future", self.future),
+        ] {
+            if n > 0 {
+                write!(f, ", {n} {name}")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

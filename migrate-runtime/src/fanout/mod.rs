@@ -22,7 +22,7 @@
 mod budget;
 mod targets;
 
-pub use crate::error::{Outcome, Summary, Target, TargetReport};
+pub use crate::error::{Counts, Outcome, Summary, Target, TargetReport};
 use crate::{Error, Runner};
 use budget::Budget;
 use deadpool_postgres::Pool;
@@ -90,13 +90,10 @@ impl Operation {
             }
             Operation::DryRun => match runner.dry_run(pool).await?.len() {
                 0 => Outcome::UpToDate,
-                n => Outcome::Checked(format!("would apply {n} migration(s)")),
+                n => Outcome::WouldApply(n),
             },
-            Operation::Status => Outcome::Checked(crate::error::status_line(&runner.status(pool).await?)),
-            Operation::Verify => {
-                let applied = runner.verify(pool).await?.applied_and_embedded();
-                Outcome::Checked(format!("{applied} applied migration(s) match their files"))
-            }
+            Operation::Status => Outcome::Status(Counts::of(&runner.status(pool).await?)),
+            Operation::Verify => Outcome::Verified(runner.verify(pool).await?.applied_and_embedded()),
         })
     }
 }
