@@ -55,7 +55,7 @@ enum Hold {
 }
 
 impl Locked {
-    /// Takes the lock in `runner`'s mode; `None` when the table holds the
+    /// Takes the lock in `options.mode`; `None` when the table holds the
     /// `done` history after a wait.
     pub(crate) async fn take(
         client: Object,
