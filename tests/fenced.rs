@@ -8,9 +8,8 @@
 
 use deadpool_postgres::Pool;
 use migrate_runtime::Migrations;
-use migrate_tests::children::{go, spawn, wait_all};
+use migrate_tests::children::{go, signal, spawn, wait_all};
 use migrate_tests::{cluster, fresh, rows, until, value, write_files};
-use std::process::{Child, Command};
 use std::time::Duration;
 use throwaway_pg::{Pooler, PoolerOptions};
 
@@ -88,14 +87,6 @@ async fn state(pool: &Pool) -> Vec<Vec<Option<String>>> {
         .await,
     );
     all
-}
-
-fn signal(child: &Child, signal: &str) {
-    let status = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill {signal}");
 }
 
 /// Runs `case`, checks that the frozen holder wrote nothing after the

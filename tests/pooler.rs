@@ -5,9 +5,11 @@
 
 use deadpool_postgres::Pool;
 use migrate_runtime::{embed_migrations, pool_from_url, Migrations};
-use migrate_tests::children::{assert_applied_exactly_once, at_the_gate, go, hold_gate, open_gate, spawn, wait_all};
+use migrate_tests::children::{
+    assert_applied_exactly_once, at_the_gate, go, hold_gate, open_gate, signal, spawn, wait_all,
+};
 use migrate_tests::{cluster, fresh, value};
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::Duration;
 use throwaway_pg::certs::{Authority, Leaf};
 use throwaway_pg::{Pooler, PoolerOptions, ServerTls};
@@ -56,14 +58,6 @@ async fn expired_and_contested(pool: &Pool) {
     })
     .await
     .expect("the lease expires and another instance waits for it");
-}
-
-fn signal(child: &Child, signal: &str) {
-    let status = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill {signal}");
 }
 
 /// 8 instances through `pooler` at once, 3 rounds, each on a fresh

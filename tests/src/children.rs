@@ -64,6 +64,15 @@ pub fn spawn(url: &str, name: &str, env: &[(&str, &str)]) -> Child {
         .unwrap()
 }
 
+/// Sends `signal` (`-STOP`, `-CONT`, ...) to `child`.
+pub fn signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal}");
+}
+
 /// Lets the children start, all at once.
 pub fn go(children: &mut [Child]) {
     for child in children.iter_mut() {

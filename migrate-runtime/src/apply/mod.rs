@@ -70,7 +70,6 @@ impl<'s> Executor<'s> {
     /// Applies `unit` whole, retrying a lock timeout; how long it took.
     pub(crate) async fn apply(&mut self, unit: &Unit<'_>) -> Result<Duration, Error> {
         let started = Instant::now();
-        self.session.check()?;
         let schedule = self.schedule(unit);
         if unit.no_transaction || self.session.engine().statementwise() {
             self.statementwise(unit, &schedule).await?;
