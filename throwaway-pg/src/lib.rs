@@ -164,6 +164,8 @@ pub struct Cluster {
     run_as: Option<(u32, u32)>,
     guardian: (Child, Option<ChildStdin>),
     _temp: Option<tempfile::TempDir>,
+    /// A kept folder's lock, released after the server stopped.
+    _lock: Option<nix::fcntl::Flock<std::fs::File>>,
 }
 
 impl Cluster {
@@ -181,11 +183,15 @@ impl Cluster {
         };
         let run_as = run_as()?;
         let version_num = bin_dir::probe(&bin, run_as)?;
-        let (temp, root) = match &options.data_dir {
-            Some(dir) => (None, own_folder(dir, run_as)?),
+        let (temp, root, lock) = match &options.data_dir {
+            Some(dir) => {
+                let root = own_folder(dir, run_as)?;
+                let lock = lock_folder(&root)?;
+                (None, root, Some(lock))
+            }
             None => {
                 let (temp, root) = temp_root("throwaway-pg-", run_as)?;
-                (Some(temp), root)
+                (Some(temp), root, None)
             }
         };
         let data = root.join("data");
@@ -237,7 +243,9 @@ impl Cluster {
             std::fs::write(data.join("pg_hba.conf"), hba)?;
             password
         };
-        launch(bin, version_num, root, run_as, temp, password)
+        let mut cluster = launch(bin, version_num, root, run_as, temp, password)?;
+        cluster._lock = lock;
+        Ok(cluster)
     }
 
     /// A streaming hot standby of this cluster (`pg_basebackup -R`), started
@@ -471,6 +479,19 @@ pub fn shared() -> Result<&'static Cluster, String> {
         .map_err(Clone::clone)
 }
 
+/// Waits for and takes the lock of a kept cluster's folder: one process at
+/// a time runs it, and the next one starts it again after it stopped.
+fn lock_folder(root: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, Error> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(root.join("in-use.lock"))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, errno)| Error::Io(std::io::Error::from(errno)))
+}
+
 /// A new temporary folder of mode 0700 the cluster's user owns.
 pub(crate) fn temp_root(prefix: &str, run_as: Option<(u32, u32)>) -> Result<(tempfile::TempDir, PathBuf), Error> {
     let temp = tempfile::Builder::new()
@@ -648,6 +669,7 @@ fn launch(
                     run_as,
                     guardian,
                     _temp: temp,
+                    _lock: None,
                 })
             }
             Err(e) => last = Some(e),
