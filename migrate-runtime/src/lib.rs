@@ -30,14 +30,16 @@
 #![warn(missing_docs)]
 
 // The modules form layers; each uses only those of the layers below it
-// (`tests/layers.rs` checks): `sql`, `connector`, `embedded`, `report`;
-// `plan`; `error`; `session` (connecting, the server, the tracking
-// table); `lock` (advisory lock and lease); `apply` (the one executor);
-// `runner`; `ops`, `fanout`; `cli`, `testing`.
+// (`tests/layers.rs` checks): `sql`, `connector`, `embedded`, `report`,
+// `schema` (a schema as data); `plan`; `error`; `session` (connecting, the
+// server, the tracking table); `lock` (advisory lock and lease); `apply`
+// (the one executor); `runner`; `ops`, `fanout`; `testing`; `drift`
+// (reading catalogs, scratch databases); `cli`.
 mod apply;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod connector;
+mod drift;
 mod embedded;
 mod error;
 pub mod fanout;
@@ -46,6 +48,7 @@ mod ops;
 mod plan;
 mod report;
 mod runner;
+pub mod schema;
 mod session;
 mod sql;
 #[cfg(feature = "testing")]
@@ -53,10 +56,11 @@ pub mod testing;
 
 pub use apply::Timeouts;
 pub use connector::{libpq_env, redact_url, SettingsError, SslMode, TlsError};
+pub use drift::{DiffOptions, DiffReport, Scratch};
 #[doc(hidden)]
 pub use embedded::__private;
 pub use embedded::{Down, Migration, Migrations, Repeatable, Statement};
-pub use error::{BlockedError, Blocker, Error, MigrationError};
+pub use error::{BlockedError, Blocker, Error, MigrationError, ScratchError};
 pub use lock::LockMode;
 pub use migrate_core::statement::StatementKind;
 pub use migrate_core::Diagnostic;

@@ -184,6 +184,18 @@ pub enum Error {
     /// The test databases of [`testing`](crate) could not be provided.
     #[error("{0}")]
     TestDatabase(String),
+    /// The scratch database for [`Runner::diff`](crate::Runner::diff) cannot
+    /// be used; nothing was compared.
+    #[error("{0}")]
+    Scratch(ScratchError),
+    /// A schema file (`migrate schema --check FILE`) cannot be read.
+    #[error("cannot use the schema file {path}: {why}; write it with `migrate schema > {path}`")]
+    SchemaFile {
+        /// The file.
+        path: String,
+        /// What is wrong, with the line.
+        why: String,
+    },
     /// The server answered a query of the runner's own with something it
     /// cannot answer with (no row where one is due).
     #[error("{context}")]
@@ -208,6 +220,28 @@ impl Error {
         let context = context.into();
         move |cause| Error::Database { context, cause }
     }
+}
+
+/// Why the scratch database cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScratchError {
+    /// It holds objects the migrations did not make, or a history of other
+    /// migrations.
+    #[error(
+        "the scratch database {database} is not empty: {found}. Give --scratch-url an empty database \
+         (DROP DATABASE and CREATE DATABASE it again); nothing in it was changed"
+    )]
+    NotEmpty {
+        /// The database, password redacted.
+        database: String,
+        /// What it holds, e.g. `table public.users`.
+        found: String,
+    },
+    /// No throwaway cluster: no server binaries, or a build without the
+    /// `testing` feature.
+    #[error("cannot start a throwaway PostgreSQL as the scratch database: {0}; or pass --scratch-url URL of an empty database")]
+    NoCluster(String),
 }
 
 /// `1.5 s`, `300 ms`.

@@ -183,6 +183,11 @@ impl Runner {
         }
     }
 
+    /// The schema set by [`Runner::schema`].
+    pub(crate) fn schema_target(&self) -> Option<&str> {
+        self.search_path.as_deref()
+    }
+
     pub(crate) fn policies_in_force(&self) -> Policies {
         self.policies
     }

@@ -23,8 +23,8 @@
 //! gets `CREATE DATABASE ... TEMPLATE` of it. A passing test's database is
 //! dropped; a failing one's is kept and its name and URL are printed.
 
-mod server;
-mod template;
+pub(crate) mod server;
+pub(crate) mod template;
 
 use crate::{Error, Migrations};
 use deadpool_postgres::Pool;
@@ -121,15 +121,16 @@ impl Builder {
                 server.capacity()
             )));
         }
-        let template = template::name(migrations);
+        let runner = migrations.runner();
+        let template = template::name(&runner);
         let name = database_name(self.test_name.as_deref());
         let job = {
-            let (migrations, template, name) = (*migrations, template.clone(), name.clone());
+            let (template, name) = (template.clone(), name.clone());
             let keep = self.keep_templates;
             let strategy = self.strategy;
             async move {
                 if !template::claim(server, &template, &name).await? {
-                    template::clone(server, &migrations, &template, &name, keep, strategy).await?;
+                    template::clone(server, &runner, &template, &name, keep, strategy).await?;
                 }
                 Ok(())
             }

@@ -27,6 +27,8 @@ pub(crate) struct Server {
     capacity: usize,
     connections: Arc<Semaphore>,
     refilling: Mutex<HashSet<String>>,
+    /// Dropped with the server, which ends its thread and connections.
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Server {
@@ -50,6 +52,12 @@ impl Server {
                 })?
                 .url("postgres"),
         };
+        Server::open(admin_url)
+    }
+
+    /// The server at `admin_url` (a superuser's). Its connections live on a
+    /// thread of its own, which ends when the `Server` is dropped.
+    pub(crate) fn open(admin_url: String) -> Result<Server, Error> {
         if !(admin_url.starts_with("postgres://") || admin_url.starts_with("postgresql://")) {
             return Err(Error::TestDatabase(
                 "MIGRATE_TEST_DATABASE_URL must be a URL such as postgresql://postgres:password@localhost:5432/postgres"
@@ -62,9 +70,10 @@ impl Server {
             .build()
             .map_err(|e| Error::TestDatabase(format!("cannot start the test databases' runtime: {e}")))?;
         let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         std::thread::Builder::new()
             .name("migrate-test-databases".into())
-            .spawn(move || runtime.block_on(std::future::pending::<()>()))
+            .spawn(move || runtime.block_on(stopped))
             .map_err(|e| Error::TestDatabase(format!("cannot start the test databases' thread: {e}")))?;
         let admin_connector = connector.clone();
         let (admin, janitor, version, capacity) = block_on(&handle, async move {
@@ -98,6 +107,7 @@ impl Server {
             capacity,
             connections: Arc::new(Semaphore::new(capacity)),
             refilling: Mutex::new(HashSet::new()),
+            _stop: stop,
         })
     }
 

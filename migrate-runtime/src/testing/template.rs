@@ -8,7 +8,7 @@
 use super::server::Server;
 use super::Strategy;
 use crate::sql::quote_literal;
-use crate::{Error, Migrations};
+use crate::{Error, Runner};
 use std::time::{Duration, Instant};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
@@ -21,15 +21,22 @@ const SPARE_PREFIX: &str = "migrate_spare_";
 const BUILD_LOCK: i64 = 0x6d69_672d_7470_6c31;
 
 /// `migrate_tpl_` and 16 hex digits of a hash of every file name and
-/// checksum: a changed, added or removed file names another template.
-pub(crate) fn name(migrations: &Migrations) -> String {
-    let mut text = String::from("migrate-runtime test template v1\n");
-    for m in migrations.iter() {
-        text.push_str(m.file_name());
-        text.push(' ');
-        text.push_str(&m.checksum_hex());
-        text.push('\n');
+/// checksum (repeatable files too) and of where the runner puts the
+/// tracking table and the files' objects: a changed, added or removed file
+/// names another template.
+pub(crate) fn name(runner: &Runner) -> String {
+    let mut text = String::from("migrate-runtime test template v2\n");
+    let migrations = runner.migrations();
+    let files = migrations.iter().map(|m| (m.file_name(), m.checksum_hex()));
+    let repeatables = migrations.repeatables().map(|r| (r.file_name(), r.checksum_hex()));
+    for (file_name, checksum) in files.chain(repeatables) {
+        text.push_str(&format!("{file_name} {checksum}\n"));
     }
+    text.push_str(&format!(
+        "table {:?} schema {:?}\n",
+        runner.table_name(),
+        runner.schema_target()
+    ));
     let hash = migrate_core::to_hex(&migrate_core::checksum(&text));
     format!("{PREFIX}{}", &hash[..16])
 }
@@ -109,7 +116,7 @@ fn clause(server: &Server, strategy: Strategy) -> &'static str {
 /// when the server has none.
 pub(crate) async fn clone(
     server: &Server,
-    migrations: &Migrations,
+    runner: &Runner,
     template: &str,
     database: &str,
     keep: usize,
@@ -128,7 +135,7 @@ pub(crate) async fn clone(
             // No such template: build it (once; a second miss means another
             // process pruned it meanwhile, so build again).
             Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) && !built => {
-                build(server, migrations, template, keep).await?;
+                build(server, runner, template, keep).await?;
                 built = true;
             }
             Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {
@@ -145,9 +152,23 @@ pub(crate) async fn clone(
     }
 }
 
+/// Builds `template` unless the server has it; true when it was built now.
+pub(crate) async fn ensure(server: &Server, runner: &Runner, template: &str, keep: usize) -> Result<bool, Error> {
+    let exists = server
+        .admin()
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+        .await
+        .map_err(Error::db("looking for the template"))?
+        .is_some();
+    if !exists {
+        build(server, runner, template, keep).await?;
+    }
+    Ok(!exists)
+}
+
 /// Builds `template` unless another test (of this or another process) has
 /// built it while we waited for the lock.
-async fn build(server: &Server, migrations: &Migrations, template: &str, keep: usize) -> Result<(), Error> {
+async fn build(server: &Server, runner: &Runner, template: &str, keep: usize) -> Result<(), Error> {
     // The lock connection, and the runner's pool of two.
     let _permits = server.connections(3).await;
     let client = server.connect_admin().await?;
@@ -188,7 +209,7 @@ async fn build(server: &Server, migrations: &Migrations, template: &str, keep: u
     .await?;
     let started = Instant::now();
     let pool = crate::pool_from_url(&server.database_url(&building), 2)?;
-    let ran = migrations.run(&pool).await;
+    let ran = runner.run(&pool).await;
     pool.close();
     drop(pool);
     if let Err(e) = ran {
@@ -208,7 +229,7 @@ async fn build(server: &Server, migrations: &Migrations, template: &str, keep: u
     until_unused(&client, &building, || client.batch_execute(&rename)).await?;
     tracing::info!(
         "Built test template {template} ({} migrations, {} ms)",
-        migrations.len(),
+        runner.migrations().len(),
         started.elapsed().as_millis()
     );
     prune(&client, template, keep).await
