@@ -20,7 +20,7 @@ struct App {
 /// `app migrate ARGS...` through the mountable subcommand.
 async fn migrate(runner: Runner, pool: &Pool, args: &[&str]) -> Result<String, Error> {
     let app = App::try_parse_from(std::iter::once("app").chain(args.iter().copied())).unwrap();
-    app.command.run(runner, pool).await
+    app.command.run(runner, pool).await.map(|output| output.text)
 }
 
 const TENANT_SET: &[(&str, &str)] = &[

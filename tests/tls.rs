@@ -377,7 +377,7 @@ async fn a_fan_out_mixes_tls_and_plain_databases() {
     std::fs::write(&file, format!("{secure}\n{plain}?sslmode=disable\n")).unwrap();
     let any = pool_from_url(&plain, 1).unwrap();
     let app = App::try_parse_from(["app", "up", "--database-urls", file.to_str().unwrap()]).unwrap();
-    let out = app.command.run(SET.runner(), &any).await.unwrap();
+    let out = app.command.run(SET.runner(), &any).await.unwrap().text;
     assert!(
         out.ends_with("2 target(s): 2 applied, 0 up to date, 0 checked, 0 failed, 0 not started\n"),
         "{out}"

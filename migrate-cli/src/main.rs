@@ -214,17 +214,17 @@ fn database(cli: &Cli, command: &migrate_runtime::cli::Command) -> ExitCode {
             })
         });
     match outcome {
-        Ok(Ok(text)) => {
-            print!("{text}");
-            ExitCode::SUCCESS
+        Ok(Ok(output)) => {
+            print!("{output}");
+            output.exit_code()
         }
         Ok(Err(e)) => {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            command.error_exit_code()
         }
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            ExitCode::FAILURE
+            command.error_exit_code()
         }
     }
 }

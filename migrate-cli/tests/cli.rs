@@ -680,3 +680,184 @@ async fn squash_keeps_the_password_off_pg_dumps_command_line() {
     let squashed = std::fs::read_to_string(project.path().join("migrations/003_squashed.sql")).unwrap();
     assert!(squashed.contains("CREATE TABLE public.tier_features"), "{squashed}");
 }
+
+fn database_of(url: &str) -> &str {
+    url.rsplit('/').next().unwrap()
+}
+
+/// `diff` answers as diff(1) does: 0 the same, 1 different, 2 trouble.
+#[tokio::test]
+async fn diff_exits_0_1_or_2_and_names_each_difference() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let live = cluster().create_database().await.unwrap();
+    let scratch = cluster().create_database().await.unwrap();
+    assert!(migrate(&root, &["up"], Some(&live)).status.success());
+
+    let out = migrate(&root, &["diff", "--scratch-url", &scratch], Some(&live));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let shown = migrate_runtime::redact_url(&scratch);
+    assert_eq!(
+        stdout,
+        format!(
+            "No differences from the schema the migrations build on {shown} (--scratch-url, 3 migration(s) applied now)\n"
+        )
+    );
+
+    cluster()
+        .execute(
+            database_of(&live),
+            "ALTER TABLE profiles ALTER COLUMN email TYPE text; CREATE TABLE hand_made (id int);",
+        )
+        .await
+        .unwrap();
+    let out = migrate(&root, &["diff", "--scratch-url", &scratch], Some(&live));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stdout,
+        format!(
+            "table public.hand_made: not created by the migrations\n\
+             column public.profiles.email: type text, expected character varying(255)\n\
+             2 difference(s) from the schema the migrations build on {shown} (--scratch-url, no migration pending)\n"
+        )
+    );
+
+    let out = migrate(
+        &root,
+        &["diff", "--scratch-url", &scratch, "--format", "json"],
+        Some(&live),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let email = &json["differences"][1];
+    assert_eq!(email["kind"], "column");
+    assert_eq!(email["name"], "public.profiles.email");
+    assert_eq!(email["change"], "differs");
+    assert_eq!(email["attribute"], "type");
+    assert_eq!(email["live"], "text");
+    assert_eq!(email["expected"], "character varying(255)");
+    assert_eq!(json["differences"][0]["change"], "unexpected");
+    assert_eq!(json["differences"].as_array().unwrap().len(), 2);
+    assert!(json["scratch"].as_str().unwrap().contains("--scratch-url"), "{json}");
+
+    // The database being compared is no scratch database.
+    let out = migrate(&root, &["diff", "--scratch-url", &live], Some(&live));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stderr.contains(
+            "is not empty: it holds the history table \"public\".\"schema_migrations\", which `diff` did not make"
+        ),
+        "{stderr}"
+    );
+    let fresh = cluster().create_database().await.unwrap();
+    cluster()
+        .execute(database_of(&fresh), "CREATE TABLE notes (id int)")
+        .await
+        .unwrap();
+    let out = migrate(&root, &["diff", "--scratch-url", &fresh], Some(&live));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out)
+            .1
+            .contains("it holds table public.notes and no history of these migrations"),
+        "{:?}",
+        text(&out)
+    );
+
+    let closed = "postgresql://postgres:s3cret@127.0.0.1:1/nowhere";
+    let out = migrate(&root, &["diff", "--connect-timeout", "0"], Some(closed));
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: PostgreSQL did not accept connections"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+}
+
+/// Without --scratch-url the set goes into a template on a throwaway
+/// cluster that outlives the process, so the next diff only reads it.
+#[tokio::test]
+async fn diff_builds_its_scratch_template_once() {
+    let dir = example_project();
+    let live = cluster().create_database().await.unwrap();
+    // A set no other test has, so its template is new.
+    let unique = format!("t{}_{}", std::process::id(), database_of(&live));
+    std::fs::write(
+        dir.path().join(format!("migrations/005_{unique}.sql")),
+        format!("CREATE TABLE {unique} (id int);\n"),
+    )
+    .unwrap();
+    assert!(migrate(dir.path(), &["up"], Some(&live)).status.success());
+    let first = migrate(dir.path(), &["diff"], Some(&live));
+    let (stdout, stderr) = text(&first);
+    assert_eq!(first.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.starts_with("No differences from the schema the migrations build on template migrate_tpl_"),
+        "{stdout}"
+    );
+    assert!(stdout.trim_end().ends_with("(built now)"), "{stdout}");
+    assert!(stderr.contains("Built test template"), "{stderr}");
+    let second = migrate(dir.path(), &["diff"], Some(&live));
+    let (stdout, stderr) = text(&second);
+    assert_eq!(second.status.code(), Some(0), "{stderr}");
+    assert!(stdout.trim_end().ends_with("(cached)"), "{stdout}");
+    assert!(!stderr.contains("Built test template"), "{stderr}");
+}
+
+/// `schema` prints what `schema --check` reads back.
+#[tokio::test]
+async fn schema_check_compares_the_database_with_a_committed_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let live = cluster().create_database().await.unwrap();
+    assert!(migrate(&root, &["up"], Some(&live)).status.success());
+    let out = migrate(&root, &["schema"], Some(&live));
+    assert!(out.status.success(), "{:?}", text(&out));
+    let (schema, _) = text(&out);
+    assert!(
+        schema.contains("column public.profiles.email\n  null: allowed\n  of: table public.profiles\n  type: character varying(255)\n"),
+        "{schema}"
+    );
+    assert!(!schema.contains("schema_migrations"), "{schema}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("schema.txt");
+    std::fs::write(&file, &schema).unwrap();
+    let check = ["schema", "--check", file.to_str().unwrap()];
+
+    let out = migrate(&root, &check, Some(&live));
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(text(&out).0, format!("The database matches {}\n", file.display()));
+
+    cluster()
+        .execute(
+            database_of(&live),
+            "ALTER TABLE profiles ALTER COLUMN display_name DROP NOT NULL",
+        )
+        .await
+        .unwrap();
+    let out = migrate(&root, &check, Some(&live));
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert_eq!(
+        text(&out).0.lines().next().unwrap(),
+        "column public.profiles.display_name: null allowed, expected not allowed"
+    );
+
+    std::fs::write(
+        &file,
+        schema.replacen("\ntable public.profiles\n", "\ntabel public.profiles\n", 1),
+    )
+    .unwrap();
+    let out = migrate(&root, &check, Some(&live));
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+    let (_, stderr) = text(&out);
+    assert!(
+        stderr.contains(&format!("cannot use the schema file {}: line ", file.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`tabel public.profiles` does not start with a kind of object"),
+        "{stderr}"
+    );
+}

@@ -9,7 +9,10 @@
 //!     Migrate(migrate_runtime::cli::Command),
 //! }
 //! // ...
-//! Cli::Migrate(command) => print!("{}", command.run(MIGRATIONS.runner(), &pool).await?),
+//! Cli::Migrate(command) => match command.run(MIGRATIONS.runner(), &pool).await {
+//!     Ok(output) => { print!("{output}"); output.exit_code() }
+//!     Err(e) => { eprintln!("error: {e}"); command.error_exit_code() }
+//! },
 //! ```
 //!
 //! `status`, `up` and `verify` also run on many targets: `--schemas PATTERN`
@@ -17,7 +20,11 @@
 //! [`TargetArgs`] and [`crate::fanout`].
 
 use crate::fanout::{self, Operation, Summary, Target, TargetReport};
-use crate::{Error, LockMode, Plan, RepeatableState, RevertScope, RevertStep, Runner, State, Timeouts};
+use crate::schema::{self, Change, CompareOptions, Difference, ReadOptions};
+use crate::{
+    DiffOptions, DiffReport, Error, LockMode, Plan, RepeatableState, RevertScope, RevertStep, Runner, Scratch,
+};
+use crate::{State, Timeouts};
 use deadpool_postgres::Pool;
 use migrate_core::directive::{parse_timeout, Timeout, DURATION_HELP};
 use std::io::IsTerminal;
@@ -25,7 +32,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// The operations on a database: `status`, `up`, `verify`, `baseline`, `down`, `forget`.
+/// The operations on a database: `status`, `up`, `verify`, `baseline`,
+/// `down`, `forget`, `diff`, `schema`.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
 pub enum Command {
     /// Show every migration: applied, pending, changed, missing or future.
@@ -91,18 +99,109 @@ pub enum Command {
         /// The exact file name, e.g. 004_add_feature.sql.
         file: String,
     },
+    /// Compare the database's schema with the one the migrations build on a
+    /// scratch database: exit 0 when they match, 1 when they differ, 2 on an
+    /// error.
+    Diff {
+        /// An empty database to build the expected schema in, for machines
+        /// without PostgreSQL server binaries [default: a throwaway cluster,
+        /// kept in the temporary folder between runs]
+        #[arg(long, value_name = "URL")]
+        scratch_url: Option<ScratchUrl>,
+        /// How to print the differences.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Count a difference in an extension's version.
+        #[arg(long)]
+        strict: bool,
+        /// Compare owners and privileges too.
+        #[arg(long)]
+        privileges: bool,
+    },
+    /// Print the database's schema, normalised, to commit and review in pull
+    /// requests; with --check FILE, exit 1 when the database differs from it.
+    Schema {
+        /// A file written by `schema` to compare the database with.
+        #[arg(long, value_name = "FILE")]
+        check: Option<PathBuf>,
+        /// Print owners and privileges too (a --check FILE that has them
+        /// compares them).
+        #[arg(long)]
+        privileges: bool,
+    },
+}
+
+/// How `diff` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One line per difference, then a summary.
+    Text,
+    /// One JSON object: the differences with their fields.
+    Json,
+}
+
+/// The URL of `--scratch-url`, which `Debug` shows without its password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ScratchUrl(pub String);
+
+impl From<String> for ScratchUrl {
+    fn from(url: String) -> ScratchUrl {
+        ScratchUrl(url)
+    }
+}
+
+impl std::fmt::Debug for ScratchUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ScratchUrl").field(&crate::redact_url(&self.0)).finish()
+    }
+}
+
+/// What a command prints on stdout, and the exit status it asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// The text to print.
+    pub text: String,
+    /// 0, or 1 when `diff` or `schema --check` found differences.
+    pub status: u8,
+}
+
+impl Output {
+    fn done(text: String) -> Output {
+        Output { text, status: 0 }
+    }
+
+    /// [`Output::status`] as the process's exit code.
+    pub fn exit_code(&self) -> std::process::ExitCode {
+        std::process::ExitCode::from(self.status)
+    }
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
 }
 
 impl Command {
     /// Runs the command with `runner`'s migrations and options; returns the
-    /// text to print.
+    /// text to print and the exit status. On an error, exit with
+    /// [`Command::error_exit_code`].
     #[inline(never)]
     pub fn run<'a>(
         &'a self,
         runner: Runner,
         pool: &'a Pool,
-    ) -> impl std::future::Future<Output = Result<String, Error>> + Send + 'a {
+    ) -> impl std::future::Future<Output = Result<Output, Error>> + Send + 'a {
         crate::runner::boxed(self.run_here(runner, pool))
+    }
+
+    /// The exit code for an error: 2 for `diff` and `schema`, as for
+    /// `diff(1)` (1 means "differs"), 1 for the others.
+    pub fn error_exit_code(&self) -> std::process::ExitCode {
+        match self {
+            Command::Diff { .. } | Command::Schema { .. } => std::process::ExitCode::from(2),
+            _ => std::process::ExitCode::FAILURE,
+        }
     }
 
     /// The target flags, when the command runs on many targets: size the
@@ -116,7 +215,71 @@ impl Command {
         }
     }
 
-    async fn run_here(&self, runner: Runner, pool: &Pool) -> Result<String, Error> {
+    async fn run_here(&self, runner: Runner, pool: &Pool) -> Result<Output, Error> {
+        match self {
+            Command::Diff {
+                scratch_url,
+                format,
+                strict,
+                privileges,
+            } => {
+                let scratch = match scratch_url {
+                    Some(url) => Scratch::Url(url.0.clone()),
+                    None => Scratch::Throwaway,
+                };
+                let options = DiffOptions::default().strict(*strict).privileges(*privileges);
+                let report = runner.diff(pool, &scratch, options).await?;
+                Ok(Output {
+                    status: u8::from(!report.drift.is_empty()),
+                    text: match format {
+                        Format::Text => diff_text(&report),
+                        Format::Json => diff_json(&report),
+                    },
+                })
+            }
+            Command::Schema {
+                check: None,
+                privileges,
+            } => {
+                let options = ReadOptions::default().privileges(*privileges);
+                Ok(Output::done(runner.read_schema(pool, options).await?.to_string()))
+            }
+            Command::Schema {
+                check: Some(file),
+                privileges,
+            } => {
+                let shown = file.display().to_string();
+                let bad = |why: String| Error::SchemaFile {
+                    path: shown.clone(),
+                    why,
+                };
+                let text = std::fs::read_to_string(file).map_err(|e| bad(e.to_string()))?;
+                let expected = schema::Schema::parse(&text).map_err(|e| bad(e.to_string()))?;
+                let with_privileges = *privileges
+                    || expected
+                        .objects
+                        .values()
+                        .any(|a| a.contains_key("owner") || a.contains_key("privileges"));
+                let options = ReadOptions::default().privileges(with_privileges);
+                let live = runner.read_schema(pool, options).await?;
+                let drift = schema::compare(&expected, &live, CompareOptions::default());
+                let mut out: String = drift.differences.iter().map(|d| format!("{d}\n")).collect();
+                out.push_str(&match drift.differences.len() {
+                    0 => format!("The database matches {shown}\n"),
+                    n => format!(
+                        "{n} difference(s) from {shown}; `migrate schema > {shown}` records the database as it is\n"
+                    ),
+                });
+                Ok(Output {
+                    status: u8::from(!drift.is_empty()),
+                    text: out,
+                })
+            }
+            _ => self.operate(runner, pool).await.map(Output::done),
+        }
+    }
+
+    async fn operate(&self, runner: Runner, pool: &Pool) -> Result<String, Error> {
         match self {
             Command::Status { targets } if targets.selected() => targets.run(runner, pool, Operation::Status).await,
             Command::Status { .. } => Ok(runner.status(pool).await?.render()),
@@ -227,8 +390,69 @@ impl Command {
                     row.applied_at.as_deref().unwrap_or("an unknown time")
                 ))
             }
+            Command::Diff { .. } | Command::Schema { .. } => unreachable!("answered by run_here"),
         }
     }
+}
+
+/// `diff`'s text: a line per difference, then where the expected schema
+/// was built.
+fn diff_text(report: &DiffReport) -> String {
+    let mut out: String = report.drift.differences.iter().map(|d| format!("{d}\n")).collect();
+    for d in &report.drift.not_counted {
+        out.push_str(&format!("{d} (not counted; --strict counts it)\n"));
+    }
+    out.push_str(&match report.drift.differences.len() {
+        0 => format!(
+            "No differences from the schema the migrations build on {}\n",
+            report.scratch
+        ),
+        n => format!(
+            "{n} difference(s) from the schema the migrations build on {}\n",
+            report.scratch
+        ),
+    });
+    if let Some(note) = report.version_note() {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    out
+}
+
+/// `diff --format json`: the same, as one object.
+fn diff_json(report: &DiffReport) -> String {
+    use serde_json::{json, Value};
+    let item = |d: &Difference| {
+        let mut v = json!({
+            "kind": d.object.kind.word(),
+            "name": d.object.name,
+            "message": d.to_string(),
+        });
+        match &d.change {
+            Change::Missing => v["change"] = json!("missing"),
+            Change::Unexpected => v["change"] = json!("unexpected"),
+            Change::Differs {
+                attribute,
+                live,
+                expected,
+            } => {
+                v["change"] = json!("differs");
+                v["attribute"] = json!(attribute);
+                v["live"] = json!(live);
+                v["expected"] = json!(expected);
+            }
+        }
+        v
+    };
+    let list = |ds: &[Difference]| Value::Array(ds.iter().map(item).collect());
+    let out = json!({
+        "differences": list(&report.drift.differences),
+        "not_counted": list(&report.drift.not_counted),
+        "scratch": report.scratch,
+        "scratch_version": report.scratch_version,
+        "live_version": report.live_version,
+        "notes": report.version_note().into_iter().collect::<Vec<_>>(),
+    });
+    format!("{out}\n")
 }
 
 /// What `down --dry-run` prints: each version, where its down SQL comes

@@ -78,13 +78,13 @@ async fn main() -> ExitCode {
     };
     if let Some(AppCommand::Migrate(command)) = args.command {
         return match command.run(MIGRATIONS.runner(), &pool).await {
-            Ok(text) => {
-                print!("{text}");
-                ExitCode::SUCCESS
+            Ok(output) => {
+                print!("{output}");
+                output.exit_code()
             }
             Err(e) => {
                 eprintln!("error: {e}");
-                ExitCode::FAILURE
+                command.error_exit_code()
             }
         };
     }
