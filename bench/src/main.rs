@@ -4,6 +4,7 @@
 mod app;
 mod apply;
 mod blocked;
+mod drift;
 mod fanout;
 mod proxy;
 mod rebuild;
@@ -46,6 +47,14 @@ async fn main() {
         let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
         let plain = Cluster::start(&durable_options()).expect("a throwaway PostgreSQL");
         tls_startup(&mut out, &plain).await;
+        println!("{out}");
+        return;
+    }
+    // `-- diff DIR`: drift detection on the history in DIR.
+    if std::env::args().nth(1).as_deref() == Some("diff") {
+        let dir = std::env::args().nth(2).expect("-- diff DIR: the migrations folder");
+        let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
+        drift::measure(&mut out, &dir).await;
         println!("{out}");
         return;
     }
