@@ -59,26 +59,36 @@ pub(crate) async fn read(client: &Client, tracking: &TableName, options: ReadOpt
     Ok(Read { schema, version })
 }
 
-/// A role's name, or `current_user` for the role reading.
+/// A role's name, or `(reading role)` for the role reading.
 fn role(oid: &str) -> String {
-    format!("CASE WHEN pg_get_userbyid({oid}) = current_user THEN 'current_user' ELSE pg_get_userbyid({oid})::text END")
+    format!("CASE WHEN pg_get_userbyid({oid}) = current_user THEN '{READER}' ELSE pg_get_userbyid({oid})::text END")
 }
 
-/// An ACL as sorted `grantee:PRIVILEGE` items (`*` when grantable), or
-/// `default` when never granted or revoked.
-fn acl(column: &str) -> String {
+/// How the role reading shows in owners and privileges, so that a scratch
+/// database built by another role compares equal.
+const READER: &str = "(reading role)";
+
+/// An ACL as sorted `grantee:PRIVILEGE` items (`*` when grantable), the
+/// defaults for `kind` (as `acldefault` takes it) when never granted or
+/// revoked; `none` when empty.
+fn acl(column: &str, kind: &str, owner: &str) -> String {
     format!(
-        "CASE WHEN {column} IS NULL THEN 'default' ELSE COALESCE((SELECT string_agg(item, ', ' ORDER BY item) FROM \
+        "COALESCE((SELECT string_agg(item, ', ' ORDER BY item) FROM \
          (SELECT CASE x.grantee WHEN 0 THEN 'PUBLIC' ELSE {grantee} END || ':' || x.privilege_type \
-         || CASE WHEN x.is_grantable THEN '*' ELSE '' END AS item FROM aclexplode({column}) x) y), 'none') END",
+         || CASE WHEN x.is_grantable THEN '*' ELSE '' END AS item \
+         FROM aclexplode(COALESCE({column}, acldefault({kind}, {owner}))) x) y), 'none')",
         grantee = role("x.grantee")
     )
 }
 
 /// The `owner` and `privileges` rows, when asked for.
-fn privileges(options: ReadOptions, owner: &str, acl_column: &str) -> String {
+fn privileges(options: ReadOptions, owner: &str, acl_column: &str, kind: &str) -> String {
     if options.privileges {
-        format!(", ('owner', {}), ('privileges', {})", role(owner), acl(acl_column))
+        format!(
+            ", ('owner', {}), ('privileges', {})",
+            role(owner),
+            acl(acl_column, kind, owner)
+        )
     } else {
         String::new()
     }
@@ -94,15 +104,24 @@ fn statement(tracking: &TableName, options: ReadOptions) -> String {
         Some(schema) => format!("AND n.nspname = {}", quote_literal(schema)),
         None => String::new(),
     };
-    let rel_privileges = privileges(options, "c.relowner", "c.relacl");
+    let rel_privileges = privileges(
+        options,
+        "c.relowner",
+        "c.relacl",
+        "CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::\"char\"",
+    );
+    // A column has privileges of its own only when granted some.
     let column_privileges = if options.privileges {
-        format!(", ('privileges', {})", acl("a.attacl"))
+        format!(
+            ", ('privileges', CASE WHEN a.attacl IS NOT NULL AND cardinality(a.attacl) > 0 THEN {} END)",
+            acl("a.attacl", "'c'", "c.relowner")
+        )
     } else {
         String::new()
     };
-    let schema_privileges = privileges(options, "s.nspowner", "s.nspacl");
-    let function_privileges = privileges(options, "p.proowner", "p.proacl");
-    let type_privileges = privileges(options, "t.typowner", "t.typacl");
+    let schema_privileges = privileges(options, "s.nspowner", "s.nspacl", "'n'");
+    let function_privileges = privileges(options, "p.proowner", "p.proacl", "'f'");
+    let type_privileges = privileges(options, "t.typowner", "t.typacl", "'T'");
     format!(
         r#"
 WITH member AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e'),
@@ -154,8 +173,8 @@ UNION ALL
     ('inherits', CASE WHEN NOT c.relispartition THEN
        (SELECT string_agg(p.q, ', ' ORDER BY i.inhseqno) FROM pg_inherits i JOIN rel p ON p.oid = i.inhparent
         WHERE i.inhrelid = c.oid) END),
-    ('row security', CASE WHEN c.relforcerowsecurity AND c.relrowsecurity THEN 'enabled, forced'
-       WHEN c.relrowsecurity THEN 'enabled' WHEN c.relforcerowsecurity THEN 'disabled, forced' ELSE 'disabled' END),
+    ('row security', CASE WHEN c.relforcerowsecurity AND c.relrowsecurity THEN 'enabled and forced'
+       WHEN c.relrowsecurity THEN 'enabled' WHEN c.relforcerowsecurity THEN 'disabled (forced when enabled)' ELSE 'disabled' END),
     ('options', array_to_string(c.reloptions, ', '))
     {rel_privileges}) v(attribute, value)
   WHERE c.relkind IN ('r', 'p', 'f')
@@ -184,13 +203,13 @@ UNION ALL
   FROM pg_constraint k JOIN rel c ON c.oid = k.conrelid
   CROSS JOIN LATERAL (VALUES (NULL, NULL), ('{OF}', c.of),
     ('definition', regexp_replace(pg_get_constraintdef(k.oid), ' NOT VALID$', '')),
-    ('validated', CASE WHEN k.convalidated THEN 'yes' ELSE 'no' END)) v(attribute, value)
+    ('state', CASE WHEN k.convalidated THEN 'valid' ELSE 'not valid' END)) v(attribute, value)
   WHERE k.contype::text <> 'n'
 UNION ALL
   SELECT 'index', i.q, v.attribute, v.value
   FROM pg_index x JOIN rel i ON i.oid = x.indexrelid JOIN rel c ON c.oid = x.indrelid
   CROSS JOIN LATERAL (VALUES (NULL, NULL), ('{OF}', c.of), ('definition', pg_get_indexdef(x.indexrelid)),
-    ('valid', CASE WHEN x.indisvalid THEN 'yes' ELSE 'no' END)) v(attribute, value)
+    ('state', CASE WHEN x.indisvalid THEN 'valid' ELSE 'invalid' END)) v(attribute, value)
 UNION ALL
   SELECT 'sequence', c.q, v.attribute, v.value
   FROM rel c JOIN pg_sequence s ON s.seqrelid = c.oid
@@ -225,8 +244,16 @@ UNION ALL
   SELECT 'trigger', c.q || '.' || quote_ident(t.tgname), v.attribute, v.value
   FROM pg_trigger t JOIN rel c ON c.oid = t.tgrelid
   CROSS JOIN LATERAL (VALUES (NULL, NULL), ('{OF}', c.of), ('definition', pg_get_triggerdef(t.oid)),
-    ('enabled', CASE t.tgenabled WHEN 'O' THEN 'yes' WHEN 'D' THEN 'no' WHEN 'R' THEN 'replica only' ELSE 'always' END)) v(attribute, value)
+    ('state', CASE t.tgenabled WHEN 'O' THEN 'enabled' WHEN 'D' THEN 'disabled' WHEN 'R' THEN 'enabled on replicas only'
+       ELSE 'enabled always' END)) v(attribute, value)
   WHERE NOT t.tgisinternal
+UNION ALL
+  SELECT 'rule', c.q || '.' || quote_ident(r.rulename), v.attribute, v.value
+  FROM pg_rewrite r JOIN rel c ON c.oid = r.ev_class
+  CROSS JOIN LATERAL (VALUES (NULL, NULL), ('{OF}', c.of), ('definition', pg_get_ruledef(r.oid)),
+    ('state', CASE r.ev_enabled WHEN 'O' THEN 'enabled' WHEN 'D' THEN 'disabled' WHEN 'R' THEN 'enabled on replicas only'
+       ELSE 'enabled always' END)) v(attribute, value)
+  WHERE r.rulename <> '_RETURN'
 UNION ALL
   SELECT CASE t.typtype WHEN 'd' THEN 'domain' ELSE 'type' END, t.q, v.attribute, v.value FROM typ t
   CROSS JOIN LATERAL (VALUES (NULL, NULL),

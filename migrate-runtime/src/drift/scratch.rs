@@ -103,7 +103,7 @@ async fn at_url(runner: &Runner, url: &str, options: ReadOptions) -> Result<Buil
         n => format!("{n} migration(s) applied now"),
     };
     Ok(Built {
-        described: format!("{shown} (--scratch-url, {applied})"),
+        described: format!("{shown} ({applied})"),
         read,
     })
 }
@@ -210,15 +210,13 @@ async fn throwaway(runner: &Runner, options: ReadOptions) -> Result<Built, Error
     })
 }
 
-/// `migrate-scratch-<user>-<hash of the binaries' folder>`: one cluster per
+/// `migrate-scratch-<uid>-<hash of the binaries' folder>`: one cluster per
 /// user and server version, since a data folder only starts with the major
 /// version that made it.
 #[cfg(feature = "testing")]
 fn folder_name(bin: &std::path::Path) -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "user".into());
-    let user: String = user.chars().filter(char::is_ascii_alphanumeric).collect();
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
     let hash = migrate_core::to_hex(&migrate_core::checksum(&bin.to_string_lossy()));
-    format!("migrate-scratch-{user}-{}", &hash[..8])
+    format!("migrate-scratch-{uid}-{}", &hash[..8])
 }

@@ -45,6 +45,9 @@ impl fmt::Display for Difference {
                 expected,
             } => {
                 let (live, expected) = (live.as_deref(), expected.as_deref());
+                if attribute == "privileges" {
+                    return write!(f, "privileges {}", grants(live, expected));
+                }
                 if [live, expected]
                     .iter()
                     .any(|v| v.is_some_and(|v| v.contains('\n') || v.len() > 100))
@@ -57,11 +60,44 @@ impl fmt::Display for Difference {
     }
 }
 
-fn shown(value: Option<&str>) -> &str {
+/// What was granted and revoked: `granted reader:SELECT; revoked PUBLIC:EXECUTE`.
+fn grants(live: Option<&str>, expected: Option<&str>) -> String {
+    let items = |v: Option<&str>| -> Vec<String> {
+        v.unwrap_or_default()
+            .split(", ")
+            .filter(|i| !i.is_empty() && *i != "none")
+            .map(str::to_string)
+            .collect()
+    };
+    let (live, expected) = (items(live), items(expected));
+    let granted: Vec<&str> = live
+        .iter()
+        .filter(|i| !expected.contains(i))
+        .map(String::as_str)
+        .collect();
+    let revoked: Vec<&str> = expected
+        .iter()
+        .filter(|i| !live.contains(i))
+        .map(String::as_str)
+        .collect();
+    let mut parts = Vec::new();
+    if !granted.is_empty() {
+        parts.push(format!("granted {}", granted.join(", ")));
+    }
+    if !revoked.is_empty() {
+        parts.push(format!("revoked {}", revoked.join(", ")));
+    }
+    parts.join("; ")
+}
+
+/// A value as the line shows it: in backticks when it holds a comma, so
+/// that `, expected` stays the only separator.
+fn shown(value: Option<&str>) -> String {
     match value {
-        None => "none",
-        Some("") => "empty",
-        Some(v) => v,
+        None => "none".to_string(),
+        Some("") => "empty".to_string(),
+        Some(v) if v.contains(',') => format!("`{v}`"),
+        Some(v) => v.to_string(),
     }
 }
 
@@ -245,6 +281,38 @@ mod tests {
         assert_eq!(
             drift.differences[0].to_string(),
             "function public.f(): body differs (line 2: live `x := 2;`, expected `x := 1;`)"
+        );
+    }
+
+    #[test]
+    fn lists_read_unambiguously() {
+        let expected = schema(&[
+            (ObjectKind::Type, "public.mood", &[("labels", "'sad', 'ok'")]),
+            (
+                ObjectKind::Table,
+                "public.t",
+                &[("privileges", "(reading role):SELECT, PUBLIC:SELECT")],
+            ),
+        ]);
+        let live = schema(&[
+            (ObjectKind::Type, "public.mood", &[("labels", "'sad', 'ok', 'happy'")]),
+            (
+                ObjectKind::Table,
+                "public.t",
+                &[("privileges", "(reading role):SELECT, reader:SELECT")],
+            ),
+        ]);
+        let lines: Vec<String> = compare(&expected, &live, CompareOptions::default())
+            .differences
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "type public.mood: labels `'sad', 'ok', 'happy'`, expected `'sad', 'ok'`",
+                "table public.t: privileges granted reader:SELECT; revoked PUBLIC:SELECT",
+            ]
         );
     }
 

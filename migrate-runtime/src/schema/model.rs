@@ -33,6 +33,8 @@ pub enum ObjectKind {
     Aggregate,
     /// A trigger.
     Trigger,
+    /// A rewrite rule (`CREATE RULE`).
+    Rule,
     /// A sequence.
     Sequence,
     /// An enum, composite or range type.
@@ -45,7 +47,7 @@ pub enum ObjectKind {
 
 impl ObjectKind {
     /// Every kind, in the order of their names' words.
-    pub const ALL: [ObjectKind; 16] = [
+    pub const ALL: [ObjectKind; 17] = [
         ObjectKind::Schema,
         ObjectKind::Extension,
         ObjectKind::Table,
@@ -58,6 +60,7 @@ impl ObjectKind {
         ObjectKind::Procedure,
         ObjectKind::Aggregate,
         ObjectKind::Trigger,
+        ObjectKind::Rule,
         ObjectKind::Sequence,
         ObjectKind::Type,
         ObjectKind::Domain,
@@ -79,6 +82,7 @@ impl ObjectKind {
             ObjectKind::Procedure => "procedure",
             ObjectKind::Aggregate => "aggregate",
             ObjectKind::Trigger => "trigger",
+            ObjectKind::Rule => "rule",
             ObjectKind::Sequence => "sequence",
             ObjectKind::Type => "type",
             ObjectKind::Domain => "domain",
@@ -116,8 +120,8 @@ impl fmt::Display for ObjectId {
     }
 }
 
-/// The attribute naming the object a column, constraint, index, trigger or
-/// policy belongs to, as `table public.accounts`.
+/// The attribute naming the object a column, constraint, index, trigger,
+/// rule or policy belongs to, as `table public.accounts`.
 pub const OF: &str = "of";
 
 /// One object's attributes, by name (`type`, `default`, `definition`, ...).
