@@ -6,6 +6,7 @@
 
 use deadpool_postgres::Pool;
 use migrate_runtime::fanout::{self, Operation, Options, Target};
+use migrate_runtime::schema::ReadOptions;
 use migrate_runtime::{lock_key, pool_from_url, LockMode, Migrations, TableName, Timeouts};
 use migrate_tests::{client_value, fresh, migrations_in, rows, until, value, Logs};
 use std::time::Duration;
@@ -265,6 +266,13 @@ async fn look_alikes_planted_on_the_search_path_are_never_called_on_any_path() {
     first.runner().verify(&pool).await.unwrap();
     first.runner().dry_run(&pool).await.unwrap();
     assert_none_called(&admin, "status, verify and dry run").await;
+    let schema = first
+        .runner()
+        .read_schema(&pool, ReadOptions::default().privileges(true))
+        .await
+        .unwrap();
+    assert!(!schema.objects.is_empty());
+    assert_none_called(&admin, "reading the schema (diff, schema)").await;
 
     // Waiting for the lock.
     let (_dir, waited) = set(&[SET, LOCK_WAIT]);
