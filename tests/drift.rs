@@ -857,3 +857,59 @@ async fn a_dropped_rule_shows_as_missing() {
         ["rule public.literals.log_literals: missing"]
     );
 }
+
+/// Schemas migrated by one set (`Runner::schema`) read the same, names and
+/// definitions without the schema, so one schema file fits every tenant,
+/// and a diff builds its scratch in a schema of the same name.
+#[tokio::test]
+async fn tenant_schemas_read_alike_and_diff_against_their_own_scratch() {
+    let (_dir, set) = migrations_in(&[(
+        "001_accounts.sql",
+        "CREATE TABLE accounts (id bigserial PRIMARY KEY, email varchar(255) NOT NULL UNIQUE);\n\
+         CREATE TABLE orders (id bigserial PRIMARY KEY, account bigint NOT NULL REFERENCES accounts);\n\
+         CREATE VIEW account_orders AS SELECT a.email, count(o.id) AS n FROM accounts a LEFT JOIN orders o ON o.account = a.id GROUP BY a.email;\n\
+         CREATE FUNCTION order_count(acc bigint) RETURNS bigint LANGUAGE sql STABLE AS 'SELECT count(*) FROM orders WHERE account = acc';\n",
+    )]);
+    let (_, _, pool) = fresh().await;
+    let tenant = |name: &str| set.runner().schema(name).create_schema(true);
+    for name in ["tenant_a", "tenant_b"] {
+        tenant(name).run(&pool).await.unwrap();
+    }
+    let a = tenant("tenant_a")
+        .read_schema(&pool, ReadOptions::default())
+        .await
+        .unwrap();
+    let b = tenant("tenant_b")
+        .read_schema(&pool, ReadOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(a.to_string(), b.to_string());
+    let text = a.to_string();
+    assert!(!text.contains("tenant_"), "{text}");
+    assert!(text.contains("\ntable accounts\n"), "{text}");
+    assert!(
+        text.contains("  definition: CREATE UNIQUE INDEX accounts_email_key ON accounts USING btree (email)\n"),
+        "{text}"
+    );
+
+    pool.get()
+        .await
+        .unwrap()
+        .batch_execute("CREATE INDEX accounts_hotfix ON tenant_b.orders (account)")
+        .await
+        .unwrap();
+    for (name, expected) in [
+        ("tenant_a", vec![]),
+        (
+            "tenant_b",
+            vec!["index accounts_hotfix: not created by the migrations".to_string()],
+        ),
+    ] {
+        let (scratch, _, _) = fresh().await;
+        let report = tenant(name)
+            .diff(&pool, &Scratch::Url(scratch), DiffOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(lines(&report.drift.differences), expected, "{name}");
+    }
+}

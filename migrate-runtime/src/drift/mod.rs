@@ -66,17 +66,19 @@ impl DiffOptions {
 impl Runner {
     /// The schema of the pool's database as the catalogs describe it,
     /// without the tracking and lease tables and whatever extensions own.
-    /// Reads only.
+    /// With a [`schema`](Runner::schema) target, its objects are named
+    /// without it. Reads only.
     pub async fn read_schema(&self, pool: &Pool, options: ReadOptions) -> Result<Schema, Error> {
         let client = self.connect(pool).await?;
-        Ok(read::read(&client, &self.table_name(), options).await?.schema)
+        let target = self.schema_target();
+        Ok(read::read(&client, &self.table_name(), target, options).await?.schema)
     }
 
     /// Compares the pool's database with the schema these migrations build
     /// on `scratch`. Reads only from the pool's database.
     pub async fn diff(&self, pool: &Pool, scratch: &Scratch, options: DiffOptions) -> Result<DiffReport, Error> {
         let client = self.connect(pool).await?;
-        let live = read::read(&client, &self.table_name(), options.read).await?;
+        let live = read::read(&client, &self.table_name(), self.schema_target(), options.read).await?;
         drop(client);
         let built = scratch.build(self, options.read).await?;
         Ok(DiffReport {

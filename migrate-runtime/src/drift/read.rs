@@ -3,11 +3,11 @@
 //! (kind, name, attribute, value). Definitions come from the server's own
 //! printers (`pg_get_indexdef`, `pg_get_constraintdef`, `pg_get_viewdef`,
 //! `pg_get_triggerdef`, `format_type`, ...), which qualify every name
-//! outside `pg_catalog`, whatever the caller's search_path.
+//! outside the search_path: `pg_catalog`, and a runner's target schema.
 
 use crate::schema::{normalise, Attributes, ObjectId, ObjectKind, ReadOptions, Schema, OF};
 use crate::session::query;
-use crate::sql::{quote_literal, TableName};
+use crate::sql::{quote_ident, quote_literal, TableName};
 use crate::Error;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
@@ -20,11 +20,24 @@ pub(crate) struct Read {
 
 /// Reads the schema of `client`'s database, leaving out the tracking table
 /// `tracking` and its lease table (in every schema when unqualified), the
-/// system schemas, and whatever belongs to an extension.
-pub(crate) async fn read(client: &Client, tracking: &TableName, options: ReadOptions) -> Result<Read, Error> {
+/// system schemas, and whatever belongs to an extension. The objects of
+/// `target` (a runner's [`schema`](crate::Runner::schema)) are named and
+/// printed without it, so that every schema migrated by the set reads the
+/// same: the target is read on the search_path after `pg_catalog`, as the
+/// runner already trusts it to run the files.
+pub(crate) async fn read(
+    client: &Client,
+    tracking: &TableName,
+    target: Option<&str>,
+    options: ReadOptions,
+) -> Result<Read, Error> {
+    let path = match target {
+        Some(schema) => format!("SET LOCAL search_path = pg_catalog, {}, pg_temp; ", quote_ident(schema)),
+        None => String::new(),
+    };
     let sql = format!(
-        "SELECT current_setting('server_version'); {}",
-        statement(tracking, options)
+        "{path}SELECT current_setting('server_version'); {}",
+        statement(tracking, target, options)
     );
     let messages = query::messages(client, &sql)
         .await
@@ -94,7 +107,26 @@ fn privileges(options: ReadOptions, owner: &str, acl_column: &str, kind: &str) -
     }
 }
 
-fn statement(tracking: &TableName, options: ReadOptions) -> String {
+fn statement(tracking: &TableName, target: Option<&str>, options: ReadOptions) -> String {
+    // These printers qualify the table whatever the search_path says.
+    let on_table = |definition: &str| match target {
+        Some(schema) => format!(
+            "replace({definition}, ' ON ' || quote_ident({}) || '.', ' ON ')",
+            quote_literal(schema)
+        ),
+        None => definition.to_string(),
+    };
+    let (index_definition, trigger_definition, rule_definition) = (
+        on_table("pg_get_indexdef(x.indexrelid)"),
+        on_table("pg_get_triggerdef(t.oid)"),
+        on_table("pg_get_ruledef(r.oid)"),
+    );
+    // A target schema is read alone.
+    let only_target = match target {
+        Some(schema) => format!("AND s.nspname = {}", quote_literal(schema)),
+        None => String::new(),
+    };
+    let target = target.map_or("NULL".to_string(), quote_literal);
     let skip_names = format!(
         "ARRAY[{}, {}]",
         quote_literal(&tracking.name),
@@ -126,28 +158,30 @@ fn statement(tracking: &TableName, options: ReadOptions) -> String {
         r#"
 WITH member AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e'),
 ns AS (
-  SELECT s.oid, quote_ident(s.nspname) AS q FROM pg_namespace s
-  WHERE s.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  SELECT s.oid, quote_ident(s.nspname) AS q,
+    CASE WHEN s.nspname = {target} THEN '' ELSE quote_ident(s.nspname) || '.' END AS p
+  FROM pg_namespace s
+  WHERE s.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') {only_target}
     AND s.nspname !~ '^pg_(toast_)?temp_'
     AND NOT EXISTS (SELECT FROM member m WHERE m.classid = 'pg_namespace'::regclass AND m.objid = s.oid)),
 skip AS (
   SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind IN ('r', 'p') AND c.relname = ANY({skip_names}) {skip_schema}),
 rel AS (
-  SELECT c.*, ns.q || '.' || quote_ident(c.relname) AS q,
+  SELECT c.*, ns.p || quote_ident(c.relname) AS q,
     CASE c.relkind WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view ' WHEN 'c' THEN 'type ' ELSE 'table ' END
-      || ns.q || '.' || quote_ident(c.relname) AS of
+      || ns.p || quote_ident(c.relname) AS of
   FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
   WHERE c.oid NOT IN (SELECT oid FROM skip)
     AND NOT EXISTS (SELECT FROM member m WHERE m.classid = 'pg_class'::regclass AND m.objid = c.oid)
     AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                     AND d.refclassid = 'pg_class'::regclass AND d.refobjid IN (SELECT oid FROM skip))),
 fn AS (
-  SELECT p.*, ns.q || '.' || quote_ident(p.proname) || '(' || oidvectortypes(p.proargtypes) || ')' AS q
+  SELECT p.*, ns.p || quote_ident(p.proname) || '(' || oidvectortypes(p.proargtypes) || ')' AS q
   FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
   WHERE NOT EXISTS (SELECT FROM member m WHERE m.classid = 'pg_proc'::regclass AND m.objid = p.oid)),
 typ AS (
-  SELECT t.*, ns.q || '.' || quote_ident(t.typname) AS q
+  SELECT t.*, ns.p || quote_ident(t.typname) AS q
   FROM pg_type t JOIN ns ON ns.oid = t.typnamespace
   WHERE t.typtype IN ('e', 'r', 'd', 'c')
     AND (t.typtype <> 'c' OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
@@ -156,6 +190,7 @@ SELECT kind, name, attribute, value FROM (
   SELECT 'schema' AS kind, ns.q AS name, v.attribute, v.value
   FROM ns JOIN pg_namespace s ON s.oid = ns.oid
   CROSS JOIN LATERAL (VALUES (NULL, NULL){schema_privileges}) v(attribute, value)
+  WHERE ns.p <> ''
 UNION ALL
   SELECT 'extension', quote_ident(e.extname), v.attribute, v.value
   FROM pg_extension e
@@ -208,7 +243,7 @@ UNION ALL
 UNION ALL
   SELECT 'index', i.q, v.attribute, v.value
   FROM pg_index x JOIN rel i ON i.oid = x.indexrelid JOIN rel c ON c.oid = x.indrelid
-  CROSS JOIN LATERAL (VALUES (NULL, NULL), ('{OF}', c.of), ('definition', pg_get_indexdef(x.indexrelid)),
+  CROSS JOIN LATERAL (VALUES (NULL, NULL), ('{OF}', c.of), ('definition', {index_definition}),
     ('state', CASE WHEN x.indisvalid THEN 'valid' ELSE 'invalid' END)) v(attribute, value)
 UNION ALL
   SELECT 'sequence', c.q, v.attribute, v.value
@@ -243,14 +278,14 @@ UNION ALL
 UNION ALL
   SELECT 'trigger', c.q || '.' || quote_ident(t.tgname), v.attribute, v.value
   FROM pg_trigger t JOIN rel c ON c.oid = t.tgrelid
-  CROSS JOIN LATERAL (VALUES (NULL, NULL), ('{OF}', c.of), ('definition', pg_get_triggerdef(t.oid)),
+  CROSS JOIN LATERAL (VALUES (NULL, NULL), ('{OF}', c.of), ('definition', {trigger_definition}),
     ('state', CASE t.tgenabled WHEN 'O' THEN 'enabled' WHEN 'D' THEN 'disabled' WHEN 'R' THEN 'enabled on replicas only'
        ELSE 'enabled always' END)) v(attribute, value)
   WHERE NOT t.tgisinternal
 UNION ALL
   SELECT 'rule', c.q || '.' || quote_ident(r.rulename), v.attribute, v.value
   FROM pg_rewrite r JOIN rel c ON c.oid = r.ev_class
-  CROSS JOIN LATERAL (VALUES (NULL, NULL), ('{OF}', c.of), ('definition', pg_get_ruledef(r.oid)),
+  CROSS JOIN LATERAL (VALUES (NULL, NULL), ('{OF}', c.of), ('definition', {rule_definition}),
     ('state', CASE r.ev_enabled WHEN 'O' THEN 'enabled' WHEN 'D' THEN 'disabled' WHEN 'R' THEN 'enabled on replicas only'
        ELSE 'enabled always' END)) v(attribute, value)
   WHERE r.rulename <> '_RETURN'

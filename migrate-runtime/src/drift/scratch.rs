@@ -68,7 +68,7 @@ async fn at_url(runner: &Runner, url: &str, options: ReadOptions) -> Result<Buil
     let table = qualified(&client, runner.table_name()).await?;
     match history::read(&client, &table).await? {
         None => {
-            let before = read::read(&client, &table, options).await?;
+            let before = read::read(&client, &table, runner.schema_target(), options).await?;
             let foreign = before.schema.objects.keys().find(|id| match id.kind {
                 ObjectKind::Extension => false,
                 ObjectKind::Schema => id.name != "public",
@@ -97,7 +97,7 @@ async fn at_url(runner: &Runner, url: &str, options: ReadOptions) -> Result<Buil
     query::execute(&client, &format!("COMMENT ON TABLE {table} IS {}", quote_literal(MARK)))
         .await
         .map_err(Error::db("marking the scratch database"))?;
-    let read = read::read(&client, &runner.table_name(), options).await?;
+    let read = read::read(&client, &runner.table_name(), runner.schema_target(), options).await?;
     let applied = match report.applied.len() {
         0 => "no migration pending".to_string(),
         n => format!("{n} migration(s) applied now"),
@@ -188,7 +188,7 @@ async fn throwaway(runner: &Runner, options: ReadOptions) -> Result<Built, Error
     let read = async {
         let pool = pool_from_url(&server.database_url(&template), 1)?;
         let client = runner.connect(&pool).await?;
-        read::read(&client, &runner.table_name(), options).await
+        read::read(&client, &runner.table_name(), runner.schema_target(), options).await
     }
     .await;
     server
