@@ -107,7 +107,27 @@ fn privileges(options: ReadOptions, owner: &str, acl_column: &str, kind: &str) -
     }
 }
 
+/// A trigger's or rule's `ev_enabled`/`tgenabled` in words.
+fn firing(column: &str) -> String {
+    format!(
+        "CASE {column} WHEN 'O' THEN 'enabled' WHEN 'D' THEN 'disabled' WHEN 'R' THEN 'enabled on replicas only' \
+         ELSE 'enabled always' END"
+    )
+}
+
+/// The qualified name of `collation` when it is not `type`'s own, else NULL.
+fn collation(collation: &str, of_type: &str) -> String {
+    format!(
+        "CASE WHEN {collation} <> 0 AND {collation} <> (SELECT typcollation FROM pg_type WHERE oid = {of_type}) THEN \
+         (SELECT quote_ident(n.nspname) || '.' || quote_ident(o.collname) FROM pg_collation o \
+         JOIN pg_namespace n ON n.oid = o.collnamespace WHERE o.oid = {collation}) END"
+    )
+}
+
 fn statement(tracking: &TableName, target: Option<&str>, options: ReadOptions) -> String {
+    let (trigger_state, rule_state) = (firing("t.tgenabled"), firing("r.ev_enabled"));
+    let column_collation = collation("a.attcollation", "a.atttypid");
+    let domain_collation = collation("t.typcollation", "t.typbasetype");
     // These printers qualify the table whatever the search_path says.
     let on_table = |definition: &str| match target {
         Some(schema) => format!(
@@ -228,9 +248,7 @@ UNION ALL
     ('default', CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END),
     ('generated', CASE a.attgenerated WHEN 's' THEN 'stored: ' WHEN 'v' THEN 'virtual: ' END || pg_get_expr(d.adbin, d.adrelid)),
     ('identity', CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END),
-    ('collation', CASE WHEN a.attcollation <> 0 AND a.attcollation <> (SELECT typcollation FROM pg_type WHERE oid = a.atttypid) THEN
-       (SELECT quote_ident(n.nspname) || '.' || quote_ident(o.collname) FROM pg_collation o
-        JOIN pg_namespace n ON n.oid = o.collnamespace WHERE o.oid = a.attcollation) END)
+    ('collation', {column_collation})
     {column_privileges}) v(attribute, value)
   WHERE c.relkind IN ('r', 'p', 'f', 'c')
 UNION ALL
@@ -279,15 +297,13 @@ UNION ALL
   SELECT 'trigger', c.q || '.' || quote_ident(t.tgname), v.attribute, v.value
   FROM pg_trigger t JOIN rel c ON c.oid = t.tgrelid
   CROSS JOIN LATERAL (VALUES (NULL, NULL), ('{OF}', c.of), ('definition', {trigger_definition}),
-    ('state', CASE t.tgenabled WHEN 'O' THEN 'enabled' WHEN 'D' THEN 'disabled' WHEN 'R' THEN 'enabled on replicas only'
-       ELSE 'enabled always' END)) v(attribute, value)
+    ('state', {trigger_state})) v(attribute, value)
   WHERE NOT t.tgisinternal
 UNION ALL
   SELECT 'rule', c.q || '.' || quote_ident(r.rulename), v.attribute, v.value
   FROM pg_rewrite r JOIN rel c ON c.oid = r.ev_class
   CROSS JOIN LATERAL (VALUES (NULL, NULL), ('{OF}', c.of), ('definition', {rule_definition}),
-    ('state', CASE r.ev_enabled WHEN 'O' THEN 'enabled' WHEN 'D' THEN 'disabled' WHEN 'R' THEN 'enabled on replicas only'
-       ELSE 'enabled always' END)) v(attribute, value)
+    ('state', {rule_state})) v(attribute, value)
   WHERE r.rulename <> '_RETURN'
 UNION ALL
   SELECT CASE t.typtype WHEN 'd' THEN 'domain' ELSE 'type' END, t.q, v.attribute, v.value FROM typ t
@@ -299,10 +315,7 @@ UNION ALL
     ('type', CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END),
     ('null', CASE WHEN t.typtype = 'd' THEN CASE WHEN t.typnotnull THEN 'not allowed' ELSE 'allowed' END END),
     ('default', CASE WHEN t.typtype = 'd' THEN pg_get_expr(t.typdefaultbin, 0) END),
-    ('collation', CASE WHEN t.typtype = 'd' AND t.typcollation <> 0
-       AND t.typcollation <> (SELECT typcollation FROM pg_type WHERE oid = t.typbasetype) THEN
-       (SELECT quote_ident(n.nspname) || '.' || quote_ident(o.collname) FROM pg_collation o
-        JOIN pg_namespace n ON n.oid = o.collnamespace WHERE o.oid = t.typcollation) END),
+    ('collation', CASE WHEN t.typtype = 'd' THEN {domain_collation} END),
     ('constraints', CASE WHEN t.typtype = 'd' THEN
        (SELECT string_agg(quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid), '; ' ORDER BY k.conname)
         FROM pg_constraint k WHERE k.contypid = t.oid AND k.contype::text <> 'n') END)

@@ -65,7 +65,7 @@ async fn at_url(runner: &Runner, url: &str, options: ReadOptions) -> Result<Buil
         })
     };
     let client = runner.connect(&pool).await?;
-    let table = qualified(&client, runner.table_name()).await?;
+    let table = history::qualify(&client, &runner.table_name()).await?;
     match history::read(&client, &table).await? {
         None => {
             let before = read::read(&client, &table, runner.schema_target(), options).await?;
@@ -110,26 +110,6 @@ async fn at_url(runner: &Runner, url: &str, options: ReadOptions) -> Result<Buil
 
 /// The comment on the tracking table of a scratch database `diff` made.
 const MARK: &str = "scratch database of migrate diff: reused by the next diff";
-
-/// `table` in the session's current schema, unless it names its own.
-async fn qualified(client: &tokio_postgres::Client, table: crate::TableName) -> Result<crate::TableName, Error> {
-    if table.schema.is_some() {
-        return Ok(table);
-    }
-    let schema = client
-        .simple_query("SELECT pg_catalog.current_schema()")
-        .await
-        .map_err(Error::db("finding the scratch database's current schema"))?
-        .iter()
-        .find_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
-            _ => None,
-        })
-        .ok_or_else(|| Error::UnexpectedReply {
-            context: "the scratch database has no current schema: its search_path names no schema that exists".into(),
-        })?;
-    Ok(table.in_schema(&schema))
-}
 
 async fn marked(client: &tokio_postgres::Client, table: &crate::TableName) -> Result<bool, Error> {
     let sql = format!(
