@@ -72,16 +72,10 @@ async fn each_test_gets_its_own_database_and_a_passing_one_is_dropped() {
         "the template is marked and takes no connections"
     );
 
-    let (a_name, b_name) = (a.name().to_string(), b.name().to_string());
+    let a_name = a.name().to_string();
     a.close().await.unwrap();
-    drop(b);
-    let c = TestDatabase::new(&EXAMPLE).await.unwrap();
-    let left = format!("SELECT count(*) FROM pg_database WHERE datname IN ('{a_name}', '{b_name}')");
-    assert_eq!(
-        value(c.pool(), &left).await,
-        "0",
-        "closed and dropped databases are gone"
-    );
+    let left = format!("SELECT count(*) FROM pg_database WHERE datname = '{a_name}'");
+    assert_eq!(value(b.pool(), &left).await, "0", "a closed database is gone");
 }
 
 #[tokio::test]
@@ -159,6 +153,63 @@ async fn a_spare_clone_waits_for_the_next_test_and_is_taken_by_renaming() {
         rows(first.pool(), &spares).await.is_empty(),
         "spares(0) cloned no other"
     );
+}
+
+/// Each database says how it was had and where its time went; a test that
+/// finds the spare still being cloned waits for it instead of cloning
+/// another beside it. In a process of its own, whose global subscriber no
+/// other test's thread races.
+#[tokio::test]
+async fn each_database_logs_how_it_was_had_and_where_its_time_went() {
+    let cluster = server(&[]);
+    let test = "logs_two_databases";
+    let out = output(
+        run_self(&[test, "--exact", "--ignored", "--nocapture"], &cluster.url("postgres")),
+        test,
+        LIMIT,
+    );
+    let text = text(&out);
+    assert!(out.status.success(), "{text}");
+    let names = text.lines().find_map(|l| l.split("databases: ").nth(1));
+    let (first, second) = names.and_then(|n| n.split_once(' ')).expect(&text);
+    let events: Vec<&str> = text.lines().filter(|l| l.contains("test database ready")).collect();
+    assert_eq!(events.len(), 2, "{text}");
+    assert!(events[0].contains(&format!("database={first}")), "{text}");
+    assert!(
+        events[0].contains("how=\"built the template, then cloned it\""),
+        "{text}"
+    );
+    assert!(events[1].contains(&format!("database={second}")), "{text}");
+    assert!(
+        events[1].contains("how=\"a spare\"") || events[1].contains("how=\"a spare, after waiting for it\""),
+        "the second database is the spare the first one's refill cloned: {text}"
+    );
+    for event in events {
+        for field in ["server_ms=", "copy_ms=", "permits_ms=", "total_ms="] {
+            let value = event.split(field).nth(1).and_then(|v| v.split(' ').next());
+            assert!(
+                value.and_then(|v| v.parse::<f64>().ok()).is_some_and(|ms| ms >= 0.0),
+                "{field} in {event}"
+            );
+        }
+    }
+    let drops = text.lines().filter(|l| l.contains("test database dropped")).count();
+    assert_eq!(
+        drops, 2,
+        "both dropped in the background before the process exited: {text}"
+    );
+}
+
+#[tokio::test]
+#[ignore = "run by each_database_logs_how_it_was_had_and_where_its_time_went"]
+async fn logs_two_databases() {
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .init();
+    let first = TestDatabase::builder().spares(1).create(&EXAMPLE).await.unwrap();
+    let second = TestDatabase::builder().spares(0).create(&EXAMPLE).await.unwrap();
+    println!("databases: {} {}", first.name(), second.name());
 }
 
 #[tokio::test]
@@ -336,6 +387,34 @@ async fn a_failing_test_keeps_its_database_and_says_where() {
             "the failed test's data is there to inspect"
         );
     }
+}
+
+/// Without `MIGRATE_TEST_DATABASE_URL` the database lives on the test
+/// process's throwaway cluster: the message says it goes with the process
+/// and how to keep one, and hands over no command that cannot work.
+#[test]
+fn a_failing_test_on_the_throwaway_cluster_says_its_database_goes_with_it() {
+    let test = "panics_after_writing_evidence";
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--ignored"])
+        .env_remove("MIGRATE_TEST_DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = output(child, test, LIMIT);
+    let text = text(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("deliberate failure"), "{text}");
+    assert!(!text.contains("psql"), "no command that cannot work: {text}");
+    assert!(
+        text.contains("is on the throwaway PostgreSQL of this test process, which stops when the process exits"),
+        "{text}"
+    );
+    assert!(
+        text.contains("To keep it, run the tests against a server of yours: MIGRATE_TEST_DATABASE_URL="),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -21,17 +21,20 @@
 //! The migrations are applied once per server into a template database
 //! named after a hash of the embedded file names and checksums; each test
 //! gets `CREATE DATABASE ... TEMPLATE` of it. A passing test's database is
-//! dropped; a failing one's is kept and its name and URL are printed.
+//! dropped. A failing one's is kept, and its name and URL are printed, on
+//! a server of `MIGRATE_TEST_DATABASE_URL`; on the throwaway cluster it goes
+//! with the process, and the message says so.
 
 pub(crate) mod server;
 pub(crate) mod template;
 
 use crate::{Error, Migrations};
 use deadpool_postgres::Pool;
-use server::Server;
+use server::{Claimed, Server};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 use tokio::sync::OwnedSemaphorePermit;
 
 /// How `CREATE DATABASE` copies the template (PostgreSQL 15 and later;
@@ -87,7 +90,8 @@ impl Builder {
     }
 
     /// How many ready clones to keep waiting on the server for the next
-    /// tests (default 2, or `MIGRATE_TEST_SPARES`; 0 turns it off). A test
+    /// tests (default: as many as tests run at once, or
+    /// `MIGRATE_TEST_SPARES`; 0 turns it off). A test
     /// takes one by renaming it, and a background task clones the next, so
     /// the copy is off the test's path. Spares are named after the
     /// template's hash, so later runs use them too.
@@ -96,7 +100,8 @@ impl Builder {
         self
     }
 
-    /// How the template is copied; see [`Strategy`].
+    /// How the template is copied (default `WAL_LOG`, or
+    /// `MIGRATE_TEST_STRATEGY=file_copy`); see [`Strategy`].
     pub fn strategy(mut self, strategy: Strategy) -> Self {
         self.strategy = strategy;
         self
@@ -110,8 +115,13 @@ impl Builder {
 
     /// Builds the template if this server has none for `migrations`, then
     /// clones it into a new database.
+    ///
+    /// Each database logs where its time went: a `DEBUG` event of target
+    /// `migrate_runtime::testing` (`RUST_LOG=migrate_runtime::testing=debug`).
     pub async fn create(self, migrations: &Migrations) -> Result<TestDatabase, Error> {
+        let started = Instant::now();
         let server = Server::get()?;
+        let server_ms = ms(started.elapsed());
         // Building a template holds three connections.
         if self.pool_size.max(3) > server.capacity() {
             return Err(Error::TestDatabase(format!(
@@ -129,19 +139,37 @@ impl Builder {
             let keep = self.keep_templates;
             let strategy = self.strategy;
             async move {
-                if !template::claim(server, &template, &name).await? {
-                    template::clone(server, &runner, &template, &name, keep, strategy).await?;
-                }
-                Ok(())
+                Ok(match server.claim_or_wait(&template, &name).await? {
+                    Claimed::AtOnce => "a spare",
+                    Claimed::AfterWaiting => "a spare, after waiting for it",
+                    Claimed::NoSpare => match template::clone(server, &runner, &template, &name, keep, strategy).await?
+                    {
+                        true => "built the template, then cloned it",
+                        false => "cloned it",
+                    },
+                })
             }
         };
-        server.run(job).await?;
+        let copied = Instant::now();
+        let how = server.run(job).await?;
+        let copy_ms = ms(copied.elapsed());
         if self.spares > 0 {
             server.refill(&template, self.spares, self.strategy);
         }
+        let waited = Instant::now();
         let permits = server.connections(self.pool_size).await;
+        let permits_ms = ms(waited.elapsed());
         let url = server.database_url(&name);
         let pool = crate::pool_from_url(&url, self.pool_size)?;
+        tracing::debug!(
+            database = %name,
+            how,
+            server_ms,
+            copy_ms,
+            permits_ms,
+            total_ms = ms(started.elapsed()),
+            "test database ready"
+        );
         Ok(TestDatabase {
             name,
             url,
@@ -156,8 +184,9 @@ impl Builder {
 }
 
 /// A database of its own for one test, migrated. Dropping it drops the
-/// database, unless the thread is panicking: then it is kept and its name
-/// and URL (password redacted) are printed.
+/// database in the background (the process waits for such drops before it
+/// exits), unless the thread is panicking: then it is kept and its name and
+/// URL (password redacted) are printed.
 pub struct TestDatabase {
     name: String,
     url: String,
@@ -186,11 +215,15 @@ impl TestDatabase {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(5),
-            strategy: Strategy::WalLog,
+            strategy: match std::env::var("MIGRATE_TEST_STRATEGY").as_deref() {
+                Ok("file_copy") => Strategy::FileCopy,
+                Ok("server_default") => Strategy::ServerDefault,
+                _ => Strategy::WalLog,
+            },
             spares: std::env::var("MIGRATE_TEST_SPARES")
                 .ok()
                 .and_then(|v| v.parse().ok())
-                .unwrap_or(2),
+                .unwrap_or_else(test_threads),
             test_name: None,
         }
     }
@@ -216,7 +249,8 @@ impl TestDatabase {
         &self.template
     }
 
-    /// Closes the pool and drops the database now.
+    /// Closes the pool and drops the database now. Dropping the value
+    /// instead drops it in the background, off the test's path.
     pub async fn close(mut self) -> Result<(), Error> {
         let Some(live) = self.live.take() else {
             return Ok(());
@@ -240,6 +274,14 @@ impl TestDatabase {
 
     fn kept_message(&self) -> String {
         let test = self.test_name.as_deref().map(|t| format!(" `{t}`")).unwrap_or_default();
+        if Server::get().is_ok_and(Server::throwaway) {
+            return format!(
+                "migrate-runtime: test{test} failed; its database {name} is on the throwaway PostgreSQL of this test \
+                 process, which stops when the process exits, so it cannot be inspected afterwards. To keep it, run \
+                 the tests against a server of yours: MIGRATE_TEST_DATABASE_URL=postgresql://USER:PASSWORD@HOST:PORT/postgres",
+                name = self.name,
+            );
+        }
         format!(
             "migrate-runtime: test{test} failed; its database {name} is kept for you to inspect:\n  \
              psql '{url}'\n  drop it afterwards with: DROP DATABASE \"{name}\";",
@@ -260,12 +302,8 @@ impl Drop for TestDatabase {
             eprintln!("{}", self.kept_message());
             return;
         }
-        let Ok(server) = Server::get() else {
-            return;
-        };
-        let name = self.name.clone();
-        if let Err(e) = server.run_blocking(async move { template::drop_database(server, &name).await }) {
-            eprintln!("migrate-runtime: could not drop test database {}: {e}", self.name);
+        if let Ok(server) = Server::get() {
+            server.drop_later(self.name.clone());
         }
     }
 }
@@ -278,6 +316,32 @@ impl std::fmt::Debug for TestDatabase {
             .field("template", &self.template)
             .finish()
     }
+}
+
+/// How many tests the harness runs at once: `--test-threads N`,
+/// `RUST_TEST_THREADS`, or one per CPU as libtest does.
+fn test_threads() -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    threads_of(&args, std::env::var("RUST_TEST_THREADS").ok().as_deref())
+}
+
+fn threads_of(args: &[String], env: Option<&str>) -> usize {
+    let from_args = args
+        .iter()
+        .enumerate()
+        .find_map(|(i, arg)| match arg.strip_prefix("--test-threads") {
+            Some("") => args.get(i + 1)?.parse().ok(),
+            Some(value) => value.strip_prefix('=')?.parse().ok(),
+            None => None,
+        });
+    from_args
+        .or_else(|| env?.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
+        .max(1)
+}
+
+fn ms(elapsed: Duration) -> f64 {
+    elapsed.as_secs_f64() * 1000.0
 }
 
 /// Unique on the server: the process, the time, a counter.
@@ -351,9 +415,26 @@ pub fn __run<R: Outcome>(
         let outcome = body(db.pool().clone()).await;
         if outcome.failed() {
             db.keep();
-        } else if let Err(e) = db.close().await {
-            eprintln!("migrate-runtime: could not drop the test database: {e}");
         }
         outcome
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threads_of;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn spares_follow_the_harness_threads() {
+        assert_eq!(threads_of(&args(&["bin", "--test-threads", "3"]), Some("7")), 3);
+        assert_eq!(threads_of(&args(&["bin", "--test-threads=5", "name"]), None), 5);
+        assert_eq!(threads_of(&args(&["bin", "name"]), Some("7")), 7);
+        assert_eq!(threads_of(&args(&["bin", "--test-threads", "0"]), None), 1);
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+        assert_eq!(threads_of(&args(&["bin", "--test-threads"]), Some("x")), cpus);
+    }
 }

@@ -29,16 +29,77 @@ pub(crate) struct Server {
     refilling: Mutex<HashSet<String>>,
     /// Dropped with the server, which ends its thread and connections.
     _stop: tokio::sync::oneshot::Sender<()>,
+    throwaway: bool,
+    drops: Pending,
+    /// Woken when a spare is ready or a refill ended.
+    spares: tokio::sync::Notify,
+}
+
+static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
+
+/// At exit, waits (at most a minute) for the test databases still being
+/// dropped: the test harness exits as soon as the last test returns.
+extern "C" fn finish_drops() {
+    if let Some(Ok(server)) = SERVER.get() {
+        server.drops.wait(Duration::from_secs(60));
+    }
+}
+
+/// How many background drops are running.
+#[derive(Default)]
+struct Pending {
+    count: Mutex<usize>,
+    done: std::sync::Condvar,
+}
+
+impl Pending {
+    fn start(&self) {
+        *self.count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    }
+
+    fn finish(&self) {
+        let mut count = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        *count -= 1;
+        self.done.notify_all();
+    }
+
+    fn wait(&self, limit: Duration) {
+        let count = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = self.done.wait_timeout_while(count, limit, |n| *n > 0);
+    }
 }
 
 impl Server {
     /// The server, connected on first use.
     pub(crate) fn get() -> Result<&'static Server, Error> {
-        static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
         SERVER
-            .get_or_init(|| Server::start().map_err(|e| e.to_string()))
+            .get_or_init(|| {
+                let server = Server::start().map_err(|e| e.to_string());
+                // SAFETY: `finish_drops` is an `extern "C" fn()` that never
+                // unwinds; registering it has no other precondition.
+                unsafe { libc::atexit(finish_drops) };
+                server
+            })
             .as_ref()
             .map_err(|e| Error::Connect(e.clone()))
+    }
+
+    /// Drops `database` in the background, off the test's path; the process
+    /// waits for the drops still running when it exits.
+    pub(crate) fn drop_later(&'static self, database: String) {
+        self.drops.start();
+        self.handle.spawn(async move {
+            let started = Instant::now();
+            match super::template::drop_database(self, &database).await {
+                Ok(()) => tracing::debug!(
+                    database,
+                    drop_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "test database dropped"
+                ),
+                Err(e) => eprintln!("migrate-runtime: could not drop test database {database}: {e}"),
+            }
+            self.drops.finish();
+        });
     }
 
     fn start() -> Result<Server, Error> {
@@ -52,7 +113,17 @@ impl Server {
                 })?
                 .url("postgres"),
         };
-        Server::open(admin_url)
+        let throwaway = std::env::var("MIGRATE_TEST_DATABASE_URL").map_or(true, |url| url.is_empty());
+        Ok(Server {
+            throwaway,
+            ..Server::open(admin_url)?
+        })
+    }
+
+    /// Whether this is the throwaway cluster of this process, which stops
+    /// when the process exits.
+    pub(crate) fn throwaway(&self) -> bool {
+        self.throwaway
     }
 
     /// The server at `admin_url` (a superuser's). Its connections live on a
@@ -108,6 +179,9 @@ impl Server {
             connections: Arc::new(Semaphore::new(capacity)),
             refilling: Mutex::new(HashSet::new()),
             _stop: stop,
+            throwaway: false,
+            drops: Pending::default(),
+            spares: tokio::sync::Notify::new(),
         })
     }
 
@@ -182,16 +256,52 @@ impl Server {
                 tracing::warn!("could not prepare a spare test database: {e}");
             }
             refilling(&template, false);
+            self.spare_ready();
         });
     }
 
-    /// Runs `job` on the server's runtime and blocks this thread until done.
-    pub(crate) fn run_blocking<T: Send + 'static>(
-        &self,
-        job: impl Future<Output = Result<T, Error>> + Send + 'static,
-    ) -> Result<T, Error> {
-        block_on(&self.handle, job)
+    /// Whether this process is cloning spares of `template` now.
+    pub(crate) fn refilling(&self, template: &str) -> bool {
+        self.refilling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(template)
     }
+
+    /// Wakes the tests waiting for a spare.
+    pub(crate) fn spare_ready(&self) {
+        self.spares.notify_waiters();
+    }
+
+    /// Claims a spare of `template` as `database`, waiting for the spares
+    /// this process is cloning rather than cloning another beside them.
+    pub(crate) async fn claim_or_wait(&self, template: &str, database: &str) -> Result<Claimed, Error> {
+        let mut waited = false;
+        loop {
+            let next = self.spares.notified();
+            tokio::pin!(next);
+            next.as_mut().enable();
+            if super::template::claim(self, template, database).await? {
+                return Ok(if waited { Claimed::AfterWaiting } else { Claimed::AtOnce });
+            }
+            if !self.refilling(template) {
+                return Ok(Claimed::NoSpare);
+            }
+            waited = true;
+            next.await;
+        }
+    }
+}
+
+/// How [`Server::claim_or_wait`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Claimed {
+    /// A spare was waiting.
+    AtOnce,
+    /// A spare being cloned was ready after a while.
+    AfterWaiting,
+    /// None was waiting and none was coming.
+    NoSpare,
 }
 
 fn block_on<T: Send + 'static>(

@@ -76,31 +76,46 @@ pub(crate) async fn claim(server: &Server, template: &str, database: &str) -> Re
         .any(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(r) if r.get(0).is_some_and(|v| !v.is_empty()))))
 }
 
-/// Clones `template` until `count` spares wait for the next tests, on a
-/// connection of its own so that claims do not queue behind it.
+/// Clones `template` until `count` spares wait for the next tests, as many
+/// at once as the machine has CPUs (more only thrash the server), each on a
+/// connection of its own, so that claims do not queue behind them. Wakes
+/// the tests waiting for a spare after each one, and counts again when a
+/// round is done, since tests took spares meanwhile.
 pub(crate) async fn refill(server: &Server, template: &str, count: usize, strategy: Strategy) -> Result<(), Error> {
-    let _permit = server.connections(1).await;
-    let client = server.connect_admin().await?;
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
     let prefix = spare_prefix(template);
+    let at_once = std::thread::available_parallelism().map_or(2, usize::from);
     loop {
-        let row = client
+        let waiting = server
+            .admin()
             .query_one(
                 "SELECT count(*) FROM pg_database WHERE starts_with(datname, $1)",
                 &[&prefix],
             )
             .await
             .map_err(Error::db("counting spare test databases"))?;
-        if usize::try_from(row.get::<_, i64>(0)).unwrap_or(0) >= count {
+        let missing = count.saturating_sub(usize::try_from(waiting.get::<_, i64>(0)).unwrap_or(0));
+        if missing == 0 {
             return Ok(());
         }
-        let spare = format!("{prefix}{}", super::unique());
-        let sql = format!(
-            "CREATE DATABASE {} TEMPLATE {}{}",
-            quote(&spare),
-            quote(template),
-            clause(server, strategy)
-        );
-        execute(&client, &sql, "creating a spare test database").await?;
+        stream::iter(0..missing)
+            .map(|_| async {
+                let _permit = server.connections(1).await;
+                let client = server.connect_admin().await?;
+                let spare = format!("{prefix}{}", super::unique());
+                let sql = format!(
+                    "CREATE DATABASE {} TEMPLATE {}{}",
+                    quote(&spare),
+                    quote(template),
+                    clause(server, strategy)
+                );
+                execute(&client, &sql, "creating a spare test database").await?;
+                server.spare_ready();
+                Ok::<_, Error>(())
+            })
+            .buffer_unordered(at_once)
+            .try_collect::<()>()
+            .await?;
     }
 }
 
@@ -113,7 +128,7 @@ fn clause(server: &Server, strategy: Strategy) -> &'static str {
 }
 
 /// Creates `database` as a copy of `template`, building the template first
-/// when the server has none.
+/// when the server has none; true when this call built it.
 pub(crate) async fn clone(
     server: &Server,
     runner: &Runner,
@@ -121,25 +136,32 @@ pub(crate) async fn clone(
     database: &str,
     keep: usize,
     strategy: Strategy,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let strategy = clause(server, strategy);
     let create = format!(
         "CREATE DATABASE {} TEMPLATE {}{strategy}",
         quote(database),
         quote(template)
     );
-    let mut built = false;
+    let (mut tried, mut built) = (false, false);
     loop {
-        match server.admin().batch_execute(&create).await {
-            Ok(()) => return Ok(()),
+        // A connection of its own, held for this statement only: clones for
+        // tests running at once proceed at once, and a build takes permits
+        // of its own, which a held one could starve.
+        let attempt = {
+            let _permit = server.connections(1).await;
+            server.connect_admin().await?.batch_execute(&create).await
+        };
+        match attempt {
+            Ok(()) => return Ok(built),
             // No such template: build it (once; a second miss means another
             // process pruned it meanwhile, so build again).
-            Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) && !built => {
-                build(server, runner, template, keep).await?;
-                built = true;
+            Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) && !tried => {
+                built = build(server, runner, template, keep).await?;
+                tried = true;
             }
             Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {
-                built = false;
+                tried = false;
                 tracing::warn!("template {template} vanished before it could be cloned; building it again");
             }
             Err(cause) => {
@@ -160,15 +182,15 @@ pub(crate) async fn ensure(server: &Server, runner: &Runner, template: &str, kee
         .await
         .map_err(Error::db("looking for the template"))?
         .is_some();
-    if !exists {
-        build(server, runner, template, keep).await?;
+    if exists {
+        return Ok(false);
     }
-    Ok(!exists)
+    build(server, runner, template, keep).await
 }
 
 /// Builds `template` unless another test (of this or another process) has
-/// built it while we waited for the lock.
-async fn build(server: &Server, runner: &Runner, template: &str, keep: usize) -> Result<(), Error> {
+/// built it while we waited for the lock; true when it built it.
+async fn build(server: &Server, runner: &Runner, template: &str, keep: usize) -> Result<bool, Error> {
     // The lock connection, and the runner's pool of two.
     let _permits = server.connections(3).await;
     let client = server.connect_admin().await?;
@@ -187,7 +209,7 @@ async fn build(server: &Server, runner: &Runner, template: &str, keep: usize) ->
         .map_err(Error::db("looking for the template"))?
         .is_some();
     if exists {
-        return Ok(());
+        return Ok(false);
     }
     let building = format!("{BUILD_PREFIX}{}", &template[PREFIX.len()..]);
     // What a builder that was killed left behind.
@@ -232,8 +254,9 @@ async fn build(server: &Server, runner: &Runner, template: &str, keep: usize) ->
         runner.migrations().len(),
         started.elapsed().as_millis()
     );
-    prune(&client, template, keep).await
+    prune(&client, template, keep).await?;
     // Dropping `client` ends the session and releases the lock.
+    Ok(true)
 }
 
 /// Drops the oldest templates of other migration sets beyond `keep`.
