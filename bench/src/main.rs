@@ -10,6 +10,7 @@ mod proxy;
 mod rebuild;
 mod startup;
 mod testdb;
+mod testrun;
 mod workload;
 
 use migrate_runtime::{pool_from_url, Migrations, Timeouts};
@@ -25,6 +26,14 @@ async fn main() {
         let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
         testdb::measure(&mut out).await;
         fanout::measure(&mut out).await;
+        println!("{out}");
+        return;
+    }
+    // `-- test-run [nextest]`: test databases in a generated crate's `cargo test`.
+    if std::env::args().nth(1).as_deref() == Some("test-run") {
+        let nextest = std::env::args().nth(2).as_deref() == Some("nextest");
+        let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
+        testrun::measure(&mut out, nextest).await;
         println!("{out}");
         return;
     }
