@@ -77,14 +77,20 @@ pub(crate) async fn claim(server: &Server, template: &str, database: &str) -> Re
 }
 
 /// Clones `template` until `count` spares wait for the next tests, as many
-/// at once as the machine has CPUs (more only thrash the server), each on a
+/// at once as the machine has CPUs (more only thrash the server; one under
+/// cargo-nextest, whose processes refill side by side), each on a
 /// connection of its own, so that claims do not queue behind them. Wakes
 /// the tests waiting for a spare after each one, and counts again when a
 /// round is done, since tests took spares meanwhile.
 pub(crate) async fn refill(server: &Server, template: &str, count: usize, strategy: Strategy) -> Result<(), Error> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
     let prefix = spare_prefix(template);
-    let at_once = std::thread::available_parallelism().map_or(2, usize::from);
+    // Under cargo-nextest every test is a process of its own, and they all
+    // refill at once: one clone in flight per process.
+    let at_once = match std::env::var("NEXTEST_EXECUTION_MODE").as_deref() {
+        Ok("process-per-test") => 1,
+        _ => std::thread::available_parallelism().map_or(2, usize::from),
+    };
     loop {
         let waiting = server
             .admin()
