@@ -103,17 +103,17 @@ impl Server {
     }
 
     fn start() -> Result<Server, Error> {
-        let admin_url = match std::env::var("MIGRATE_TEST_DATABASE_URL") {
-            Ok(url) if !url.is_empty() => url,
-            _ => throwaway_pg::shared()
-                .map_err(|e| {
+        let (admin_url, throwaway) = match std::env::var("MIGRATE_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => (url, false),
+            _ => {
+                let cluster = throwaway_pg::shared().map_err(|e| {
                     Error::Connect(format!(
                         "MIGRATE_TEST_DATABASE_URL is not set, and a throwaway PostgreSQL for the tests cannot start: {e}"
                     ))
-                })?
-                .url("postgres"),
+                })?;
+                (cluster.url("postgres"), true)
+            }
         };
-        let throwaway = std::env::var("MIGRATE_TEST_DATABASE_URL").map_or(true, |url| url.is_empty());
         Ok(Server {
             throwaway,
             ..Server::open(admin_url)?

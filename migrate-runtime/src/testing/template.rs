@@ -182,16 +182,19 @@ pub(crate) async fn clone(
 
 /// Builds `template` unless the server has it; true when it was built now.
 pub(crate) async fn ensure(server: &Server, runner: &Runner, template: &str, keep: usize) -> Result<bool, Error> {
-    let exists = server
-        .admin()
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
-        .await
-        .map_err(Error::db("looking for the template"))?
-        .is_some();
-    if exists {
+    if exists(server.admin(), template, "looking for the template").await? {
         return Ok(false);
     }
     build(server, runner, template, keep).await
+}
+
+/// Whether the server has a database named `database`.
+async fn exists(client: &Client, database: &str, context: &'static str) -> Result<bool, Error> {
+    Ok(client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&database])
+        .await
+        .map_err(Error::db(context))?
+        .is_some())
 }
 
 /// Builds `template` unless another test (of this or another process) has
@@ -209,22 +212,12 @@ async fn build(server: &Server, runner: &Runner, template: &str, keep: usize) ->
         "taking the template lock",
     )
     .await?;
-    let exists = client
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
-        .await
-        .map_err(Error::db("looking for the template"))?
-        .is_some();
-    if exists {
+    if exists(&client, template, "looking for the template").await? {
         return Ok(false);
     }
     let building = format!("{BUILD_PREFIX}{}", &template[PREFIX.len()..]);
     // What a builder that was killed left behind.
-    if client
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&building])
-        .await
-        .map_err(Error::db("looking for an unfinished template"))?
-        .is_some()
-    {
+    if exists(&client, &building, "looking for an unfinished template").await? {
         let sql = format!("ALTER DATABASE {} WITH IS_TEMPLATE false", quote(&building));
         execute(&client, &sql, "unmarking an unfinished template").await?;
         drop_with(server, &client, &building).await?;
