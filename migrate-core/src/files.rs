@@ -37,6 +37,9 @@ pub struct CheckedFile {
     pub no_transaction: bool,
     /// `-- migrate: irreversible`: `down` refuses to revert it.
     pub irreversible: bool,
+    /// `-- migrate: allow(syntax)`: the syntax check (feature `syntax-check`)
+    /// skips the file.
+    pub allow_syntax: bool,
     /// `-- migrate: squashes FROM-THROUGH`: the versions this file replaces.
     pub squashes: Option<(u64, u64)>,
     /// `-- migrate: replaces FILE` lines: the files a squashed file replaces.

@@ -65,6 +65,26 @@ impl Folder {
             .chain(repeatables)
     }
 
+    /// The syntax errors of the files newer than the baseline (history ran
+    /// in production already): versioned, down, then repeatable.
+    #[cfg(feature = "syntax-check")]
+    fn syntax_problems(&self, shown_as: &str) -> Vec<Diagnostic> {
+        let downs = self
+            .downs
+            .iter()
+            .filter(|d| !self.is_history(d.version))
+            .map(|d| (&d.file_name, &d.file));
+        let repeatables = self.repeatables.iter().map(|r| (&r.file_name, &r.file));
+        self.migrations
+            .iter()
+            .filter(|m| !self.is_history(m.version))
+            .map(|m| (&m.file_name, &m.file))
+            .chain(downs)
+            .chain(repeatables)
+            .filter_map(|(name, file)| crate::syntax::diagnostic(&format!("{shown_as}/{name}"), file))
+            .collect()
+    }
+
     /// Whether the baseline makes `version` history, exempt from lints.
     pub fn is_history(&self, version: u64) -> bool {
         self.baseline.as_ref().is_some_and(|b| version <= b.through)
@@ -196,6 +216,11 @@ pub fn load_dir(dir: &Path, shown_as: &str) -> Result<Folder, Diagnostic> {
     let (repeatables, problems) = repeatable::load(dir, shown_as);
     folder.repeatables = repeatables;
     folder.problems.extend(problems);
+    #[cfg(feature = "syntax-check")]
+    {
+        let problems = folder.syntax_problems(shown_as);
+        folder.problems.extend(problems);
+    }
     Ok(folder)
 }
 

@@ -26,6 +26,8 @@ pub mod source;
 pub mod split;
 pub mod squash;
 pub mod statement;
+#[cfg(feature = "syntax-check")]
+pub mod syntax;
 
 pub use checksum::{checksum, to_hex};
 pub use diagnostic::{Diagnostic, Severity};

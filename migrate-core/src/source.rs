@@ -12,6 +12,8 @@ use crate::split::split;
 use crate::statement::{StatementKind, Words};
 
 const BOM: &str = "\u{feff}";
+/// The name `allow` takes to skip the syntax check for a file.
+const SYNTAX: &str = "syntax";
 
 /// Checks `bytes`, the content of the versioned file shown to the user as
 /// `file` whose version (when known) is `version`. Returns every problem
@@ -58,6 +60,7 @@ pub fn check_as(
     let mut timeouts_seen = std::collections::HashSet::new();
     let mut timeouts = FileTimeouts::default();
     let mut irreversible = false;
+    let mut allow_syntax = false;
     let mut squashes = None;
     let mut replaces = Vec::new();
     // Allowed lints: for the whole file, or per statement index.
@@ -100,13 +103,28 @@ pub fn check_as(
                 Some(Ok(Directive::Allow(names))) => {
                     let mut lints = Vec::new();
                     for name in names {
+                        if name == SYNTAX {
+                            if token.start < first_statement {
+                                allow_syntax = true;
+                            } else {
+                                errors.push(
+                                    Diagnostic::error(
+                                        file,
+                                        "`allow(syntax)` applies to a whole file, not to one statement",
+                                    )
+                                    .at(at(token.start))
+                                    .help("move it to the comments at the top of the file"),
+                                );
+                            }
+                            continue;
+                        }
                         match Lint::from_name(&name) {
                             Some(l) => lints.push(l),
                             None => errors.push(
                                 Diagnostic::error(file, format!("`allow({name})` names no lint"))
                                     .at(at(token.start))
                                     .help(format!(
-                                        "the lints are {}",
+                                        "the lints are {}; `allow({SYNTAX})` skips the syntax check",
                                         Lint::ALL.map(|l| format!("`{}`", l.name())).join(", ")
                                     )),
                             ),
@@ -256,6 +274,7 @@ pub fn check_as(
         checksum: checksum(text),
         no_transaction,
         irreversible,
+        allow_syntax,
         squashes,
         replaces,
         timeouts,

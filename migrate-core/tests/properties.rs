@@ -53,6 +53,32 @@ fn sqlish() -> impl Strategy<Value = String> {
     prop::collection::vec(piece, 0..60).prop_map(|p| p.concat())
 }
 
+/// [`sqlish`] with PL/pgSQL's pieces, so that bodies of functions and `DO`
+/// blocks compile, or fail, often.
+#[cfg(feature = "syntax-check")]
+fn plpgsqlish() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        4 => sqlish(),
+        1 => prop_oneof![
+            Just("DO $$ "),
+            Just("CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ "),
+            Just("CREATE PROCEDURE p() AS 'BEGIN "),
+            Just("' LANGUAGE plpgsql;"),
+            Just("$$;"),
+            Just("DECLARE n int; "),
+            Just("IF n > 0 THEN "),
+            Just("END IF; "),
+            Just("LOOP "),
+            Just("n := n + "),
+            Just("RETURN "),
+            Just("PERFORM "),
+            Just("RAISE NOTICE '%', n; "),
+        ]
+        .prop_map(String::from),
+    ];
+    prop::collection::vec(piece, 0..8).prop_map(|p| p.concat())
+}
+
 proptest! {
     // PROPTEST_CASES=100000 for a long run.
     #![proptest_config(ProptestConfig::with_cases(
@@ -102,6 +128,20 @@ proptest! {
                 prop_assert!(line >= 1 && line <= lines, "{} in {:?}", p, src);
                 let text = src.split('\n').nth(line as usize - 1).unwrap_or("");
                 prop_assert!(column >= 1 && column as usize <= text.chars().count().max(1), "{} in {:?}", p, src);
+            }
+        }
+    }
+
+    #[cfg(feature = "syntax-check")]
+    #[test]
+    fn syntax_errors_point_inside_the_file(src in plpgsqlish()) {
+        if let Ok(file) = migrate_core::check_source("f.sql", Some(1), src.as_bytes()) {
+            if let Some(p) = migrate_core::syntax::diagnostic("f.sql", &file) {
+                let (line, column) = p.position.expect("a syntax error has a position");
+                let text = file.text.split('\n').nth(line as usize - 1);
+                prop_assert!(text.is_some(), "{} in {:?}", p, src);
+                let characters = text.unwrap_or_default().trim_end_matches('\r').chars().count();
+                prop_assert!(column >= 1 && column as usize <= characters + 1, "{} in {:?}", p, src);
             }
         }
     }

@@ -1,0 +1,167 @@
+//! PostgreSQL's own grammar over a migration file (feature `syntax-check`):
+//! libpg_query, the server's parser (PostgreSQL 18) built as a library,
+//! finds the first syntax error with the server's wording and position.
+
+mod ffi;
+mod plpgsql;
+
+use crate::diagnostic::Diagnostic;
+use crate::files::CheckedFile;
+use crate::position::{char_to_byte, line_col};
+use crate::split::split;
+use std::ffi::CString;
+
+/// The first syntax error in a file: PostgreSQL's message, and the byte
+/// offset where the server would report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub offset: usize,
+    pub message: String,
+    /// For an error in a PL/pgSQL body: the server's context line, such as
+    /// `compilation of PL/pgSQL function "f" near line 3`.
+    pub context: Option<String>,
+}
+
+/// Parses `text`, a whole file, as the server parses it, then compiles the
+/// bodies of its PL/pgSQL functions, procedures and `DO` blocks as the
+/// server's validator does.
+pub fn check(text: &str) -> Result<(), SyntaxError> {
+    let sql = CString::new(text).map_err(|e| SyntaxError {
+        offset: e.nul_position(),
+        message: "the file contains a NUL byte, which PostgreSQL cannot receive".to_string(),
+        context: None,
+    })?;
+    if let Err(e) = ffi::parse(&sql) {
+        return Err(SyntaxError {
+            offset: offset_of(text, e.cursorpos),
+            message: e.message,
+            context: None,
+        });
+    }
+    if !may_hold_plpgsql(text) {
+        return Ok(());
+    }
+    ffi::parse_plpgsql(&sql).map_err(|e| plpgsql_error(text, e))
+}
+
+/// The byte offset of the server's error `position` (1-based characters)
+/// in `text`. The end of input (one past the last character) is just after
+/// the last non-blank character, where psql shows it.
+pub fn offset_of(text: &str, position: usize) -> usize {
+    char_to_byte(text, position).min(text.trim_end().len())
+}
+
+/// Whether `text` names PL/pgSQL or holds a `DO` (whose default language
+/// it is); other files skip the second pass.
+fn may_hold_plpgsql(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower.contains("plpgsql")
+        || lower
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .any(|word| word == "do")
+}
+
+/// Where in `text` the body that raised `error` fails: the first statement
+/// that fails on its own, at the position [`plpgsql::locate`] finds.
+fn plpgsql_error(text: &str, error: ffi::ParserError) -> SyntaxError {
+    let statements = split(text).map(|s| s.statements).unwrap_or_default();
+    let failing = statements.iter().find_map(|statement| {
+        let source = statement.text(text);
+        let sql = CString::new(source).ok()?;
+        let e = ffi::parse_plpgsql(&sql).err()?;
+        Some((statement.start + plpgsql::locate(source, &e.message), e))
+    });
+    let (offset, error) = failing.unwrap_or((statements.first().map_or(0, |s| s.start), error));
+    SyntaxError {
+        offset,
+        message: error.message,
+        context: Some(error.context).filter(|c| !c.is_empty()),
+    }
+}
+
+/// The syntax error of `checked`, the file shown as `file`, as a
+/// diagnostic; `None` when it parses or says `-- migrate: allow(syntax)`.
+pub fn diagnostic(file: &str, checked: &CheckedFile) -> Option<Diagnostic> {
+    if checked.allow_syntax {
+        return None;
+    }
+    let error = check(&checked.text).err()?;
+    let allow = "if your server accepts it (the check uses PostgreSQL 18's grammar), \
+                 add `-- migrate: allow(syntax)` to the comments at the top of the file";
+    let help = match error.context.as_deref().and_then(routine) {
+        Some("inline_code_block") => format!("the error is in the body of this `DO` block; fix it there, or {allow}"),
+        Some(name) => format!("the error is in the PL/pgSQL body of `{name}`; fix it there, or {allow}"),
+        None => format!("fix the statement, or {allow}"),
+    };
+    Some(
+        Diagnostic::error(file, error.message)
+            .at(line_col(&checked.text, error.offset))
+            .help(help),
+    )
+}
+
+/// The routine a PL/pgSQL error context names: `f` in
+/// `compilation of PL/pgSQL function "f" near line 3`.
+fn routine(context: &str) -> Option<&str> {
+    let rest = &context[context.find("function \"")? + 10..];
+    rest.get(..rest.find('"')?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(sql: &str) -> ((u32, u32), String) {
+        let e = check(sql).unwrap_err();
+        (line_col(sql, e.offset), e.message)
+    }
+
+    #[test]
+    fn valid_files_pass() {
+        check("CREATE TABLE t (id int);\nDO $$ BEGIN PERFORM 1; END $$;").unwrap();
+        check("INSERT INTO t VALUES (1) ON CONFLICT DO NOTHING;").unwrap();
+    }
+
+    #[test]
+    fn a_missing_semicolon_points_at_the_next_statement() {
+        let sql = "CREATE TABLE a (id int)\n  CREATE TABLE b (id int);";
+        assert_eq!(at(sql), ((2, 3), "syntax error at or near \"CREATE\"".to_string()));
+    }
+
+    #[test]
+    fn columns_count_characters() {
+        assert_eq!(at("SELECT 'é☃' x y;").0, (1, 15));
+    }
+
+    #[test]
+    fn the_end_of_input_is_after_the_last_character() {
+        assert_eq!(at("SELECT (1\n\n").0, (1, 10));
+    }
+
+    #[test]
+    fn a_single_quoted_body_maps_back_through_its_doubled_quotes() {
+        let sql = "CREATE FUNCTION f() RETURNS text LANGUAGE plpgsql AS 'BEGIN RETURN ''a''; END IF; END';";
+        let ((line, column), message) = at(sql);
+        assert_eq!(message, "syntax error at or near \"IF\"");
+        assert_eq!((line, column as usize), (1, sql.find("IF").unwrap() + 1));
+    }
+
+    #[test]
+    fn a_do_block_with_its_language_first() {
+        let sql = "DO LANGUAGE plpgsql $$\nBEGIN\n  RETURN 1 +;\nEND $$;";
+        let message = "RETURN cannot have a parameter in function returning void";
+        assert_eq!(at(sql), ((3, 10), message.to_string()));
+        assert_eq!(at(&sql.replace("RETURN", "PERFORM")).0, (3, 14));
+    }
+
+    #[test]
+    fn a_nul_byte_is_an_error_where_it_is() {
+        assert_eq!(check("SELECT 1;\0").unwrap_err().offset, 9);
+    }
+
+    #[test]
+    fn the_routine_comes_from_the_context() {
+        assert_eq!(routine("compilation of PL/pgSQL function \"f\" near line 3"), Some("f"));
+        assert_eq!(routine("something else"), None);
+    }
+}
