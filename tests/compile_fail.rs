@@ -8,5 +8,6 @@ fn bad_migration_folders_do_not_compile() {
     std::env::set_var("MIGRATE_MACROS_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"));
     let cases = trybuild::TestCases::new();
     cases.compile_fail("ui/*.rs");
+    cases.compile_fail("ui/syntax/*.rs");
     cases.pass("ui/pass/*.rs");
 }

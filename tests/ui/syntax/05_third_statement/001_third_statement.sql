@@ -1,0 +1,3 @@
+CREATE TABLE a (id int);
+CREATE TABLE b (id int);
+CREATE INDEX ON b (id,);

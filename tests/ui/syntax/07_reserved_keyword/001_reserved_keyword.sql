@@ -1,0 +1,2 @@
+CREATE TABLE "user" (id int);
+CREATE TABLE user (id int);

@@ -1,0 +1,7 @@
+DO $$
+BEGIN
+    IF true THEN
+        NULL;
+    END;
+END
+$$;

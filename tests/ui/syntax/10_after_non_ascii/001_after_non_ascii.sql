@@ -1,0 +1,2 @@
+COMMENT ON TABLE t IS 'héllo wörld';
+SELECT 1 2;

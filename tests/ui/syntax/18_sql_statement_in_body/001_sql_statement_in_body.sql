@@ -1,0 +1,5 @@
+CREATE FUNCTION h() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE t SET a = 1 WHERE;
+END
+$$;
