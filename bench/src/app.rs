@@ -16,6 +16,11 @@ impl App {
     /// A crate named `name` whose `src/main.rs` is `main`, embedding `n`
     /// generated files from `migrations/`; built once in release.
     pub fn new(name: &str, n: usize, main: &str) -> App {
+        App::with_features(name, n, main, &[])
+    }
+
+    /// [`App::new`] with these features of `migrate-runtime` on.
+    pub fn with_features(name: &str, n: usize, main: &str, features: &[&str]) -> App {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap();
         let krate = tempfile::tempdir().unwrap();
         let dir = krate.path();
@@ -23,7 +28,7 @@ impl App {
             dir.join("Cargo.toml"),
             format!(
                 "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[dependencies]\n\
-                 migrate-runtime = {{ path = \"{}\" }}\ntokio = {{ version = \"1\", features = [\"rt\", \"macros\"] }}\n\
+                 migrate-runtime = {{ path = \"{}\", features = {features:?} }}\ntokio = {{ version = \"1\", features = [\"rt\", \"macros\"] }}\n\
                  tokio-postgres = \"0.7\"\n\n[profile.release]\nstrip = true\n\n[workspace]\n",
                 workspace.join("migrate-runtime").display()
             ),

@@ -37,6 +37,18 @@ async fn main() {
         println!("{out}");
         return;
     }
+    // `-- syntax-check`: what the feature adds to a rebuild.
+    if std::env::args().nth(1).as_deref() == Some("syntax-check") {
+        let (off, on, baseline) = rebuild::syntax_check();
+        let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
+        let ms = |s: f64| s * 1000.0;
+        let what = "release rebuild after touch, 1000 files, syntax-check on (vs off)";
+        row(&mut out, what, ms(on), ms(off), "ms");
+        let what = "the same, files up to a lint baseline at 999 (vs off)";
+        row(&mut out, what, ms(baseline), ms(off), "ms");
+        println!("{out}");
+        return;
+    }
     // `-- fanout`: only the many-tenants figures.
     if std::env::args().nth(1).as_deref() == Some("fanout") {
         let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");

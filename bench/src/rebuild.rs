@@ -37,6 +37,24 @@ fn probe(n: usize) -> (f64, u64, u64) {
     (rebuild_after_touch(&app), size, sql)
 }
 
+/// What the `syntax-check` feature adds to a release rebuild after `touch
+/// src/main.rs`, 1000 files: the median without it, with it, and with it
+/// and a lint baseline that makes all but the newest file history.
+pub fn syntax_check() -> (f64, f64, f64) {
+    let main = "static M: migrate_runtime::Migrations = migrate_runtime::embed_migrations!(\"migrations\");\n\
+                fn main() { println!(\"{}\", M.len()); }\n";
+    let off = App::new("syntax_off", 1000, main);
+    let on = App::with_features("syntax_on", 1000, main, &["syntax-check"]);
+    let baseline = App::with_features("syntax_baseline", 1000, main, &["syntax-check"]);
+    std::fs::write(baseline.path("migrations/lint-baseline"), "999\n").unwrap();
+    baseline.build();
+    (
+        rebuild_after_touch(&off),
+        rebuild_after_touch(&on),
+        rebuild_after_touch(&baseline),
+    )
+}
+
 /// What calling `run` adds to the caller's rebuild, 1000 files: the median
 /// release rebuild after `touch src/main.rs` of a `main` that awaits `run`,
 /// and of one that only builds a pool.
