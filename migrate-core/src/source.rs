@@ -386,6 +386,19 @@ mod tests {
     }
 
     #[test]
+    fn allow_syntax_covers_a_whole_file_only() {
+        let checked = |sql: &str| check_source("m/001_x.sql", Some(1), sql.as_bytes());
+        assert!(checked("-- migrate: allow(syntax)\nSELECT 1;").unwrap().allow_syntax);
+        assert!(!checked("SELECT 1;").unwrap().allow_syntax);
+        let errors = checked("SELECT 1;\nSELECT 2; -- migrate: allow(syntax)").unwrap_err();
+        assert_eq!(
+            errors[0].to_string(),
+            "m/001_x.sql:2:11: `allow(syntax)` applies to a whole file, not to one statement\n  \
+             help: move it to the comments at the top of the file"
+        );
+    }
+
+    #[test]
     fn every_lint_can_be_allowed_for_the_file_or_its_statement() {
         let triggers = [
             ("missing-if-not-exists", "CREATE TABLE t (id int);"),

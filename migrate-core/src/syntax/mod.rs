@@ -46,9 +46,15 @@ pub fn check(text: &str) -> Result<(), SyntaxError> {
 
 /// The byte offset of the server's error `position` (1-based characters)
 /// in `text`. The end of input (one past the last character) is just after
-/// the last non-blank character, where psql shows it.
+/// the last non-blank character, where psql shows it; the `\n` of a `\r\n`
+/// is its `\r`, the end of the line.
 pub fn offset_of(text: &str, position: usize) -> usize {
-    char_to_byte(text, position).min(text.trim_end().len())
+    let offset = char_to_byte(text, position).min(text.trim_end().len());
+    if offset > 0 && text[offset..].starts_with('\n') && text[..offset].ends_with('\r') {
+        offset - 1
+    } else {
+        offset
+    }
 }
 
 /// Whether `text` names PL/pgSQL or holds a `DO` (whose default language
@@ -152,6 +158,15 @@ mod tests {
         let message = "RETURN cannot have a parameter in function returning void";
         assert_eq!(at(sql), ((3, 10), message.to_string()));
         assert_eq!(at(&sql.replace("RETURN", "PERFORM")).0, (3, 14));
+    }
+
+    #[test]
+    fn an_error_on_a_crlf_is_at_the_end_of_its_line() {
+        // PostgreSQL points this one at the `\n` of the line break.
+        let sql = "U&'''\r\n\\' x";
+        let e = check(sql).unwrap_err();
+        assert_eq!(e.message, "invalid Unicode escape");
+        assert_eq!(line_col(sql, e.offset), (1, 6));
     }
 
     #[test]
