@@ -82,6 +82,32 @@ fn check_prints_every_problem_as_file_line_col_and_fails() {
     assert_eq!(text(&out), (String::new(), String::new()), "the example prints nothing");
 }
 
+#[test]
+fn check_reports_syntax_errors_where_the_server_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("migrations");
+    std::fs::create_dir(&m).unwrap();
+    std::fs::write(
+        m.join("001_a.sql"),
+        "CREATE TABLE IF NOT EXISTS a (id int)\nCREATE TABLE IF NOT EXISTS b (id int);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        m.join("002_b.sql"),
+        "-- migrate: allow(syntax)\nCREAT TABLE IF NOT EXISTS c (id int);\n",
+    )
+    .unwrap();
+    let out = migrate(dir.path(), &["check"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out).1;
+    let problems: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("  help:")).collect();
+    assert_eq!(
+        problems,
+        ["migrations/001_a.sql:2:1: syntax error at or near \"CREATE\""],
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn operations_against_a_database() {
     let url = cluster().create_database().await.unwrap();
