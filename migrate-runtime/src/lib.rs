@@ -26,6 +26,10 @@
 //!
 //! Add a one-line build script so that a new file triggers a rebuild:
 //! `fn main() { println!("cargo:rerun-if-changed=migrations"); }`.
+//!
+//! With the feature `syntax-check`, [`embed_migrations!`] also parses every
+//! file with PostgreSQL's own grammar, PL/pgSQL bodies included, and fails
+//! the build at the server's `file:line:col` (needs libclang to build).
 
 #![warn(missing_docs)]
 
