@@ -2,11 +2,13 @@
 //! libpg_query, the server's parser (PostgreSQL 18) built as a library,
 //! finds the first syntax error with the server's wording and position.
 
+mod body;
 mod ffi;
 mod plpgsql;
 
 use crate::diagnostic::Diagnostic;
 use crate::files::CheckedFile;
+use crate::lexer::tokenize;
 use crate::position::{char_to_byte, line_col};
 use crate::split::split;
 use std::ffi::CString;
@@ -17,9 +19,20 @@ use std::ffi::CString;
 pub struct SyntaxError {
     pub offset: usize,
     pub message: String,
-    /// For an error in a PL/pgSQL body: the server's context line, such as
-    /// `compilation of PL/pgSQL function "f" near line 3`.
-    pub context: Option<String>,
+    pub place: Place,
+}
+
+/// What holds a syntax error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// The statement itself.
+    Statement,
+    /// The PL/pgSQL body of this function or procedure.
+    Routine(String),
+    /// The body of a `DO` block.
+    DoBlock,
+    /// The body of a `LANGUAGE sql` function or procedure.
+    SqlBody,
 }
 
 /// Parses `text`, a whole file, as the server parses it, then compiles the
@@ -29,19 +42,34 @@ pub fn check(text: &str) -> Result<(), SyntaxError> {
     let sql = CString::new(text).map_err(|e| SyntaxError {
         offset: e.nul_position(),
         message: "the file contains a NUL byte, which PostgreSQL cannot receive".to_string(),
-        context: None,
+        place: Place::Statement,
     })?;
     if let Err(e) = ffi::parse(&sql) {
         return Err(SyntaxError {
             offset: offset_of(text, e.cursorpos),
             message: e.message,
-            context: None,
+            place: Place::Statement,
         });
     }
-    if !may_hold_plpgsql(text) {
-        return Ok(());
+    let words = || {
+        text.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .filter(|w| !w.is_empty())
+    };
+    let sql_body = words()
+        .zip(words().skip(1))
+        .any(|(a, b)| a.eq_ignore_ascii_case("language") && b.eq_ignore_ascii_case("sql"));
+    let plpgsql = words().any(|w| w.eq_ignore_ascii_case("plpgsql") || w.eq_ignore_ascii_case("do"));
+    let in_sql_body = if sql_body { sql_body_error(text) } else { None };
+    let in_plpgsql = if plpgsql {
+        ffi::parse_plpgsql(&sql).err().map(|e| plpgsql_error(text, e))
+    } else {
+        None
+    };
+    // The server stops at the first statement that fails.
+    match in_sql_body.into_iter().chain(in_plpgsql).min_by_key(|e| e.offset) {
+        Some(error) => Err(error),
+        None => Ok(()),
     }
-    ffi::parse_plpgsql(&sql).map_err(|e| plpgsql_error(text, e))
 }
 
 /// The byte offset of the server's error `position` (1-based characters)
@@ -57,18 +85,30 @@ pub fn offset_of(text: &str, position: usize) -> usize {
     }
 }
 
-/// Whether `text` names PL/pgSQL or holds a `DO` (whose default language
-/// it is); other files skip the second pass.
-fn may_hold_plpgsql(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    lower.contains("plpgsql")
-        || lower
-            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-            .any(|word| word == "do")
+/// The first error in the body of a `LANGUAGE sql` routine, which the
+/// server parses when it creates the routine.
+fn sql_body_error(text: &str) -> Option<SyntaxError> {
+    let statements = split(text).ok()?.statements;
+    statements.iter().find_map(|statement| {
+        let source = statement.text(text);
+        let tokens = tokenize(source).ok()?;
+        if !body::is_routine_in(source, &tokens, "sql") {
+            return None;
+        }
+        let body = body::Body::find(source, &tokens)?;
+        let e = ffi::parse(&CString::new(body.value.as_str()).ok()?).err()?;
+        Some(SyntaxError {
+            // The end of a body's input is its closing quote.
+            offset: statement.start + body.offset(char_to_byte(&body.value, e.cursorpos)),
+            message: e.message,
+            place: Place::SqlBody,
+        })
+    })
 }
 
-/// Where in `text` the body that raised `error` fails: the first statement
-/// that fails on its own, at the position [`plpgsql::locate`] finds.
+/// Where in `text` the PL/pgSQL body that raised `error` fails: the first
+/// statement that fails on its own, at the position [`plpgsql::locate`]
+/// finds.
 fn plpgsql_error(text: &str, error: ffi::ParserError) -> SyntaxError {
     let statements = split(text).map(|s| s.statements).unwrap_or_default();
     let failing = statements.iter().find_map(|statement| {
@@ -78,10 +118,15 @@ fn plpgsql_error(text: &str, error: ffi::ParserError) -> SyntaxError {
         Some((statement.start + plpgsql::locate(source, &e.message), e))
     });
     let (offset, error) = failing.unwrap_or((statements.first().map_or(0, |s| s.start), error));
+    let place = match routine(&error.context) {
+        Some("inline_code_block") => Place::DoBlock,
+        Some(name) => Place::Routine(name.to_string()),
+        None => Place::Statement,
+    };
     SyntaxError {
         offset,
         message: error.message,
-        context: Some(error.context).filter(|c| !c.is_empty()),
+        place,
     }
 }
 
@@ -94,10 +139,11 @@ pub fn diagnostic(file: &str, checked: &CheckedFile) -> Option<Diagnostic> {
     let error = check(&checked.text).err()?;
     let allow = "if your server accepts it (the check uses PostgreSQL 18's grammar), \
                  add `-- migrate: allow(syntax)` to the comments at the top of the file";
-    let help = match error.context.as_deref().and_then(routine) {
-        Some("inline_code_block") => format!("the error is in the body of this `DO` block; fix it there, or {allow}"),
-        Some(name) => format!("the error is in the PL/pgSQL body of `{name}`; fix it there, or {allow}"),
-        None => format!("fix the statement, or {allow}"),
+    let help = match &error.place {
+        Place::Statement => format!("fix the statement, or {allow}"),
+        Place::Routine(name) => format!("the error is in the PL/pgSQL body of `{name}`; fix it there, or {allow}"),
+        Place::DoBlock => format!("the error is in the body of this `DO` block; fix it there, or {allow}"),
+        Place::SqlBody => format!("the error is in the body of this SQL function; fix it there, or {allow}"),
     };
     Some(
         Diagnostic::error(file, error.message)
@@ -167,6 +213,18 @@ mod tests {
         let e = check(sql).unwrap_err();
         assert_eq!(e.message, "invalid Unicode escape");
         assert_eq!(line_col(sql, e.offset), (1, 6));
+    }
+
+    #[test]
+    fn sql_bodies_are_parsed_too() {
+        let sql = "SELECT 1;\nCREATE FUNCTION s() RETURNS text LANGUAGE 'sql' AS 'SELECT ''a'' FROM WHERE';";
+        let e = check(sql).unwrap_err();
+        assert_eq!(
+            (e.message.as_str(), e.place),
+            ("syntax error at or near \"WHERE\"", Place::SqlBody)
+        );
+        assert_eq!(e.offset, sql.find("WHERE").unwrap());
+        check("CREATE FUNCTION s(a int) RETURNS int LANGUAGE sql AS $$ SELECT $1 $$;").unwrap();
     }
 
     #[test]

@@ -1,0 +1,6 @@
+DO $$
+DECLARE
+  x int := ;
+BEGIN
+  NULL;
+END $$;

@@ -1,0 +1,4 @@
+DO $$
+BEGIN
+  EXECUTE format('SELECT %I', 'a') INTO;
+END $$;
