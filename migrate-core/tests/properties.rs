@@ -53,8 +53,8 @@ fn sqlish() -> impl Strategy<Value = String> {
     prop::collection::vec(piece, 0..60).prop_map(|p| p.concat())
 }
 
-/// [`sqlish`] with PL/pgSQL's pieces, so that bodies of functions and `DO`
-/// blocks compile, or fail, often.
+/// [`sqlish`] with the pieces of routines, so that bodies of PL/pgSQL and
+/// SQL functions and of `DO` blocks compile, or fail, often.
 #[cfg(feature = "syntax-check")]
 fn plpgsqlish() -> impl Strategy<Value = String> {
     let piece = prop_oneof![
@@ -63,6 +63,8 @@ fn plpgsqlish() -> impl Strategy<Value = String> {
             Just("DO $$ "),
             Just("CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ "),
             Just("CREATE PROCEDURE p() AS 'BEGIN "),
+            Just("CREATE FUNCTION s() RETURNS int LANGUAGE sql AS $$ "),
+            Just("' LANGUAGE sql;"),
             Just("' LANGUAGE plpgsql;"),
             Just("$$;"),
             Just("DECLARE n int; "),
