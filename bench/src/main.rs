@@ -19,11 +19,14 @@ use std::time::Duration;
 use throwaway_pg::certs::{Authority, Leaf};
 use throwaway_pg::{Cluster, Options, ServerTls};
 
+/// The head of every table the bench prints.
+const HEADER: &str = "| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n";
+
 #[tokio::main]
 async fn main() {
     // `-- testing`: only the test database figures.
     if std::env::args().nth(1).as_deref() == Some("testing") {
-        let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
+        let mut out = String::from(HEADER);
         testdb::measure(&mut out).await;
         fanout::measure(&mut out).await;
         println!("{out}");
@@ -32,7 +35,7 @@ async fn main() {
     // `-- test-run [nextest]`: test databases in a generated crate's `cargo test`.
     if std::env::args().nth(1).as_deref() == Some("test-run") {
         let nextest = std::env::args().nth(2).as_deref() == Some("nextest");
-        let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
+        let mut out = String::from(HEADER);
         testrun::measure(&mut out, nextest).await;
         println!("{out}");
         return;
@@ -40,7 +43,7 @@ async fn main() {
     // `-- syntax-check`: what the feature adds to a rebuild.
     if std::env::args().nth(1).as_deref() == Some("syntax-check") {
         let (off, on, baseline) = rebuild::syntax_check();
-        let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
+        let mut out = String::from(HEADER);
         let ms = |s: f64| s * 1000.0;
         let what = "release rebuild after touch, 1000 files, syntax-check on (vs off)";
         row(&mut out, what, ms(on), ms(off), "ms");
@@ -51,21 +54,21 @@ async fn main() {
     }
     // `-- fanout`: only the many-tenants figures.
     if std::env::args().nth(1).as_deref() == Some("fanout") {
-        let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
+        let mut out = String::from(HEADER);
         fanout::measure(&mut out).await;
         println!("{out}");
         return;
     }
     // `-- pipeline`: applying 1000 files over 5 ms RTT against locally.
     if std::env::args().nth(1).as_deref() == Some("pipeline") {
-        let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
+        let mut out = String::from(HEADER);
         pipeline(&mut out).await;
         println!("{out}");
         return;
     }
     // `-- tls`: the no-op start over verify-full beside plaintext.
     if std::env::args().nth(1).as_deref() == Some("tls") {
-        let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
+        let mut out = String::from(HEADER);
         let plain = Cluster::start(&durable_options()).expect("a throwaway PostgreSQL");
         tls_startup(&mut out, &plain).await;
         println!("{out}");
@@ -74,7 +77,7 @@ async fn main() {
     // `-- diff DIR`: drift detection on the history in DIR.
     if std::env::args().nth(1).as_deref() == Some("diff") {
         let dir = std::env::args().nth(2).expect("-- diff DIR: the migrations folder");
-        let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
+        let mut out = String::from(HEADER);
         drift::measure(&mut out, &dir).await;
         println!("{out}");
         return;
@@ -82,7 +85,7 @@ async fn main() {
     // `-- startup [DIR]`: a container's start and applying a history, on a
     // durable server, beside their floors (DIR: the files to apply).
     if std::env::args().nth(1).as_deref() == Some("startup") {
-        let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
+        let mut out = String::from(HEADER);
         startup(&mut out, std::env::args().nth(2)).await;
         println!("{out}");
         return;
@@ -92,7 +95,7 @@ async fn main() {
         ..Options::default()
     })
     .expect("a throwaway PostgreSQL");
-    let mut out = String::from("| measurement | ours | floor | ratio |\n| --- | --- | --- | --- |\n");
+    let mut out = String::from(HEADER);
     blocked_ddl(&cluster, &mut out).await;
     if std::env::args().nth(1).as_deref() == Some("blocked-ddl") {
         println!("{out}");
