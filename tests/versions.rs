@@ -21,7 +21,7 @@ async fn the_cluster_runs_the_binaries_chosen() {
     }
     assert!(
         (140000..190000).contains(&shown),
-        "{shown} is outside the supported range 14 to 18: extend the README and .ci/run first"
+        "{shown} is outside the supported range 14 to 18: extend CONTRIBUTING.md and .ci/run first"
     );
 }
 

@@ -18,7 +18,7 @@ pub fn cluster() -> &'static Cluster {
 
 /// The server's version as `SHOW server_version_num` gives it (`180004`):
 /// branch on it where behaviour differs between versions, and let `.ci/run`
-/// run the test against a version on each side (see the README).
+/// run the test against a version on each side (see CONTRIBUTING.md).
 pub fn server_version_num() -> u32 {
     cluster().version_num()
 }
