@@ -1,5 +1,7 @@
 //! `migrate`: create and check migration files, and run the operations of
 //! `migrate-runtime` against a folder read at run time.
+//!
+//! Every command and flag: [the guide's operations page](https://docs.rs/migrate-runtime/latest/migrate_runtime/guide/operations/index.html).
 
 mod baseline;
 mod new;

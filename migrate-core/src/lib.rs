@@ -5,6 +5,9 @@
 //!
 //! Used by `embed_migrations!` at build time and by `migrate check` at run
 //! time, so both apply exactly the same rules.
+//!
+//! What each check and lint asks for, with examples and fixes:
+//! [the guide's file rules](https://docs.rs/migrate-runtime/latest/migrate_runtime/guide/file_rules/index.html).
 
 pub mod baseline;
 pub mod checks;

@@ -5,6 +5,9 @@
 //!
 //! Use it through `migrate_runtime::embed_migrations!`. The test attribute
 //! `#[migrate_runtime::test]` lives here too, in `test_attr`.
+//!
+//! What it refuses and warns about, with examples and fixes:
+//! [the guide's file rules](https://docs.rs/migrate-runtime/latest/migrate_runtime/guide/file_rules/index.html).
 
 #![warn(missing_docs)]
 

@@ -9,6 +9,9 @@
 //! PostgreSQL refuses to run as root, so when run as root the cluster runs
 //! as the `postgres` system user (which Debian's packages create); no `sudo`
 //! is needed.
+//!
+//! How the test databases of `migrate-runtime` use it:
+//! [the guide's test databases page](https://docs.rs/migrate-runtime/latest/migrate_runtime/guide/test_databases/index.html).
 
 mod bin_dir;
 #[cfg(feature = "tls")]
